@@ -1,0 +1,1 @@
+"""Strategy Arena: a host for trading-strategy competitions."""

@@ -1,0 +1,1 @@
+"""Brokers behind the engine's Broker port: the simulator, Alpaca, the emulator."""

@@ -1,0 +1,134 @@
+"""The organiser CLI: `arena <command>` (also `python -m app <command>`).
+
+Every failure the user can fix is one line on stderr and exit status 1; `--debug`
+shows the traceback of anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from app.cli_commands import (
+    cmd_demo,
+    cmd_print_global,
+    cmd_print_team,
+    cmd_replay,
+    cmd_run,
+    cmd_teams_list,
+)
+from app.competition import DataDirError
+from app.ledger.jsonl import LedgerCorruptError
+from app.market.replay import ReplayDataError
+from app.registry import RegistryError
+from app.settings import ArenaSettings
+
+USER_ERRORS = (RegistryError, ReplayDataError, DataDirError, LedgerCorruptError, ValueError)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
+
+
+def _symbols(text: str) -> set[str]:
+    symbols = {s.strip() for s in text.split(",") if s.strip()}
+    if not symbols:
+        raise argparse.ArgumentTypeError("--symbols needs at least one symbol, e.g. AAPL,MSFT")
+    return symbols
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arena", description="Strategy Arena organiser CLI")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def with_competition(sub: argparse.ArgumentParser, data_dir: Path) -> None:
+        sub.add_argument("--registry", type=Path, default=settings.registry)
+        sub.add_argument("--data-dir", type=Path, default=data_dir)
+
+    replay = add("replay", cmd_replay, "replay recorded bars through the engine")
+    replay.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
+    with_competition(replay, settings.data_dir)
+    replay.add_argument("--start", type=_day, help="first session (YYYY-MM-DD)")
+    replay.add_argument("--end", type=_day, help="last session (YYYY-MM-DD)")
+    replay.add_argument("--symbols", type=_symbols, help="comma-separated subset, e.g. AAPL,MSFT")
+    replay.add_argument("--speed", type=_positive, help="minutes per second (default: flat out)")
+    replay.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    run = add("run", cmd_run, "run a competition on the wall clock")
+    run.add_argument("--market", default="synthetic", help="synthetic | replay:PATH")
+    run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
+    run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
+    run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    with_competition(run, settings.data_dir)
+
+    demo = add("demo", cmd_demo, "the demo competition on a synthetic market, fast")
+    demo.add_argument("--minutes", type=int, default=390, help="minutes to play (default 390)")
+    demo.add_argument("--speed", type=_positive, default=60.0, help="minutes per second")
+    demo.add_argument("--symbols", type=int, default=12, help="synthetic market size")
+    with_competition(demo, settings.data_dir / "demo")
+
+    team = add("print-team", cmd_print_team, "a team's status from its ledgers")
+    team.add_argument("team_id")
+    team.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    team.add_argument("--trades", type=int, default=10, help="recent trades to show")
+
+    overall = add("print-global", cmd_print_global, "the leaderboard and the account")
+    overall.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    overall.add_argument("--registry", type=Path, default=settings.registry)
+
+    teams = commands.add_parser("teams", help="the team registry")
+    team_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="COMMAND")
+    listing = team_commands.add_parser("list", help="list the registered teams")
+    listing.set_defaults(handler=cmd_teams_list)
+    listing.add_argument("--registry", type=Path, default=settings.registry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = ArenaSettings()
+    args = build_parser(settings).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as error:
+        print(f"arena: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("arena: interrupted; ledgers are flushed and closed", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(
+            f"arena: internal error: {type(error).__name__}: {error} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

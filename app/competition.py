@@ -1,0 +1,139 @@
+"""The composition root: build a running competition from a registry, a market and a broker."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from app.broker.simulator import FillModel, SimulatedBroker
+from app.engine.books import TeamBook
+from app.engine.engine import Engine, EngineConfig, TickReport
+from app.engine.leaderboard import LeaderboardRow, rank_books
+from app.engine.ports import Broker, MarketData
+from app.ledger.fold import fold_all
+from app.ledger.writer import Durability, LedgerWriter
+from app.market.history import HistoryAPI
+from app.market.lake import BarLake
+from app.market.store import BarStore
+from app.registry import Registry
+from app.strategies.inprocess import InProcessRunner
+
+log = logging.getLogger(__name__)
+RUN_OUTPUTS = ("team", "account", "orders", "bars")  # what a run writes; strategies/ stays
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used for this run."""
+
+
+def prepare_data_dir(data_dir: Path, reset: bool) -> None:
+    """Refuse to mix a new run into an old run's ledgers, unless asked to reset them."""
+    existing = [name for name in RUN_OUTPUTS if (data_dir / name).exists()]
+    if existing and not reset:
+        raise DataDirError(
+            f"{data_dir} already holds ledgers of an earlier run ({', '.join(existing)}); "
+            "pass --reset to replace them, or choose another --data-dir"
+        )
+    for name in existing:
+        shutil.rmtree(data_dir / name)
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def simulated_broker(registry: Registry) -> SimulatedBroker:
+    config = registry.competition
+    model = FillModel(
+        slippage_bps=config.broker.slippage_bps,
+        fee_per_share=config.broker.fee_per_share,
+        fee_bps=config.broker.fee_bps,
+        max_participation=config.broker.max_participation,
+    )
+    return SimulatedBroker(model, config.rules.allow_short, config.rules.allow_fractional)
+
+
+@dataclass(slots=True)
+class Competition:
+    registry: Registry
+    data_dir: Path
+    engine: Engine
+    ledger: LedgerWriter
+    lake: BarLake
+
+    def run(
+        self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None = None
+    ) -> list[str]:
+        """Process every minute, then close the books; returns book mismatches (none expected)."""
+        try:
+            for minute in minutes:
+                report = self.engine.tick(minute)
+                if on_tick is not None:
+                    on_tick(report)
+        finally:
+            problems = self.engine.finish()
+        return problems
+
+    def leaderboard(self) -> list[LeaderboardRow]:
+        return rank_books(self.engine.books.values())
+
+    def end_of_day(self, day: date) -> None:
+        """The bar lake gets the day's bars; the day's portfolio snapshots fold into Parquet."""
+        self.ledger.end_tick()
+        self.lake.flush()
+        fold_all(self.data_dir, day)
+
+
+def build_competition(
+    registry: Registry,
+    market: MarketData,
+    data_dir: Path,
+    broker: Broker | None = None,
+    durability: Durability = "tick",
+) -> Competition:
+    store = BarStore()
+    runner = InProcessRunner(api=HistoryAPI(store))
+    books: dict[str, TeamBook] = {}
+    for team in registry.enabled_teams:
+        version = "registry"
+        runner.load(team.team_id, team.strategy, team.entry_point, team.params, version)
+        books[team.team_id] = TeamBook.opening(team.team_id, team.name, team.initial_cash, version)
+    config = registry.competition
+    engine_config = EngineConfig(
+        rules=config.rules.trading_rules(),
+        window_minutes=config.window_minutes,
+        params={t.team_id: t.params for t in registry.enabled_teams},
+    )
+    ledger = LedgerWriter(data_dir, durability)
+    lake = BarLake(data_dir)
+    engine = Engine(
+        books,
+        market,
+        broker or simulated_broker(registry),
+        runner,
+        ledger,
+        _LakeFeed(store, lake),
+        engine_config,
+    )
+    competition = Competition(registry, data_dir, engine, ledger, lake)
+    engine.set_day_end_hook(competition.end_of_day)
+    return competition
+
+
+class _LakeFeed:
+    """The engine's bar history: every minute goes to the in-memory store and to the lake."""
+
+    def __init__(self, store: BarStore, lake: BarLake) -> None:
+        self.store = store
+        self.lake = lake
+
+    def append_minute(self, bars: dict) -> None:
+        self.store.append_minute(bars)
+        self.lake.add(bars.values())
+
+    def window(self, n: int) -> dict:
+        return self.store.window(n)
+
+    def last_closes(self) -> dict[str, float]:
+        return self.store.last_closes()

@@ -1,0 +1,1 @@
+"""Pure domain: models, validation, netting, allocation, accounting, metrics. No I/O."""

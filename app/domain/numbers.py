@@ -1,0 +1,17 @@
+"""Exact numbers for the books: one spelling per value, and floats taken at their word."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def canonical(number: Decimal) -> Decimal:
+    """`436.0` → `436`, `10.3000` → `10.3`, `1E+3` → `1000`: one spelling per value."""
+    if number == number.to_integral_value():
+        return Decimal(int(number))
+    return Decimal(format(number.normalize(), "f"))
+
+
+def price_from_float(value: float) -> Decimal:
+    """A market-data float as the decimal it was published as (`258.64`, not 258.6399…)."""
+    return canonical(Decimal(repr(value)))

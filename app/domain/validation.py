@@ -1,0 +1,240 @@
+"""Turn what a strategy returned into intents, or into rejections a team can read.
+
+Every check uses the host's reference price (the last close), never a price the
+strategy chose. Quantities are checked cumulatively over the team's signals of the
+minute, so ten buys that each fit but together overspend are caught.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from app.domain.models import Intent, OrderType, Rejection, Side
+from app.domain.numbers import canonical
+from app.domain.portfolio import ZERO, Portfolio
+
+ALLOWED_FIELDS = frozenset({"symbol", "action", "quantity", "order_type", "limit_price", "reason"})
+MAX_REASON_CHARS = 200
+MAX_FRACTION_DIGITS = 9  # Alpaca accepts up to 9 decimals for fractional quantities
+
+
+@dataclass(frozen=True, slots=True)
+class TradingRules:
+    """What a competition allows; set per competition."""
+
+    allow_short: bool = False
+    allow_fractional: bool = False
+    max_signals_per_minute: int = 20
+
+
+@dataclass(slots=True)
+class TeamExposure:
+    """A team's book plus what it has already committed to orders not yet settled."""
+
+    portfolio: Portfolio
+    reserved_cash: Decimal = ZERO
+    pending_sells: dict[str, Decimal] = field(default_factory=dict)
+
+
+class SignalError(ValueError):
+    """A signal that breaks a rule; its message is shown to the team."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    """What is left to spend and to sell while a team's signals are checked in order."""
+
+    cash: Decimal
+    sellable: dict[str, Decimal]
+
+
+def validate_signals(
+    team_id: str,
+    output: object,
+    exposure: TeamExposure,
+    reference_prices: Mapping[str, Decimal],
+    rules: TradingRules,
+) -> tuple[list[Intent], list[Rejection]]:
+    """Check a strategy's return value against the schema and the rules."""
+    intents, rejections = parse_signals(team_id, output, reference_prices, rules)
+    accepted, refused = apply_budget(intents, exposure, reference_prices, rules)
+    return accepted, sorted(rejections + refused, key=lambda r: r.signal_index)
+
+
+def parse_signals(
+    team_id: str,
+    output: object,
+    reference_prices: Mapping[str, Decimal],
+    rules: TradingRules,
+) -> tuple[list[Intent], list[Rejection]]:
+    """The schema checks, which do not depend on the team's book."""
+    if output is None:
+        return [], []
+    if isinstance(output, dict):
+        signals: list[object] = [output]
+    elif isinstance(output, list):
+        signals = output
+    else:
+        reason = (
+            f"generate_signal returned {type(output).__name__}; "
+            "expected a dict, a list of dicts, or None"
+        )
+        return [], [Rejection(team_id, 0, reason)]
+    intents: list[Intent] = []
+    rejections: list[Rejection] = []
+    limit = rules.max_signals_per_minute
+    for index, signal in enumerate(signals[:limit]):
+        try:
+            intents.append(_parse_signal(team_id, index, signal, reference_prices, rules))
+        except SignalError as error:
+            rejections.append(Rejection(team_id, index, str(error), _shorten(signal)))
+    if len(signals) > limit:
+        extra = len(signals) - limit
+        reason = f"too many signals: at most {limit} per minute; {extra} more were ignored"
+        rejections.append(Rejection(team_id, limit, reason))
+    return intents, rejections
+
+
+def apply_budget(
+    intents: list[Intent],
+    exposure: TeamExposure,
+    reference_prices: Mapping[str, Decimal],
+    rules: TradingRules,
+) -> tuple[list[Intent], list[Rejection]]:
+    """Cash and position checks, cumulative over `intents` in order."""
+    budget = _Budget(
+        cash=exposure.portfolio.cash - exposure.reserved_cash,
+        sellable={
+            s: p.quantity - exposure.pending_sells.get(s, ZERO)
+            for s, p in exposure.portfolio.positions.items()
+        },
+    )
+    accepted: list[Intent] = []
+    rejections: list[Rejection] = []
+    for intent in intents:
+        try:
+            _check_and_spend(intent, budget, reference_prices[intent.symbol], rules)
+        except SignalError as error:
+            rejections.append(Rejection(intent.team_id, intent.signal_index, str(error)))
+        else:
+            accepted.append(intent)
+    return accepted, rejections
+
+
+def _parse_signal(
+    team_id: str,
+    index: int,
+    signal: object,
+    reference_prices: Mapping[str, Decimal],
+    rules: TradingRules,
+) -> Intent:
+    if not isinstance(signal, dict):
+        raise SignalError(f"a signal must be a dict, got {type(signal).__name__}")
+    unknown = sorted(str(k) for k in signal if k not in ALLOWED_FIELDS)
+    if unknown:
+        raise SignalError(f"unknown field(s) {', '.join(unknown)}; allowed: {_allowed()}")
+    symbol = signal.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise SignalError("'symbol' is required and must be a non-empty string")
+    if symbol not in reference_prices:
+        raise SignalError(f"unknown symbol {symbol!r}: not in this competition's universe")
+    action = signal.get("action")
+    if action not in ("buy", "sell"):
+        raise SignalError(f"'action' must be 'buy' or 'sell', got {action!r}")
+    quantity = _positive_decimal(signal.get("quantity"), "quantity")
+    _check_fraction(quantity, rules)
+    order_type, limit_price = _order_type(signal)
+    reason = signal.get("reason", "")
+    if not isinstance(reason, str):
+        raise SignalError("'reason' must be a string")
+    return Intent(
+        team_id=team_id,
+        symbol=symbol,
+        side=Side(action),
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=limit_price,
+        reason=reason[:MAX_REASON_CHARS],
+        signal_index=index,
+    )
+
+
+def _order_type(signal: dict) -> tuple[OrderType, Decimal | None]:
+    raw_type = signal.get("order_type", "market")
+    if raw_type not in ("market", "limit"):
+        raise SignalError(f"'order_type' must be 'market' or 'limit', got {raw_type!r}")
+    order_type = OrderType(raw_type)
+    raw_limit = signal.get("limit_price")
+    if order_type is OrderType.LIMIT:
+        if raw_limit is None:
+            raise SignalError("a limit order needs 'limit_price'")
+        return order_type, _positive_decimal(raw_limit, "limit_price")
+    if raw_limit is not None:
+        raise SignalError("'limit_price' is only allowed with order_type 'limit'")
+    return order_type, None
+
+
+def _positive_decimal(value: object, name: str) -> Decimal:
+    # bool is an int subclass: True must not mean "1 share".
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise SignalError(f"'{name}' must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SignalError(f"'{name}' must be a finite number, got {value}")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, ValueError) as error:
+        raise SignalError(f"'{name}' is not a valid number: {value!r}") from error
+    if not number.is_finite():
+        raise SignalError(f"'{name}' must be a finite number, got {value}")
+    if number <= 0:
+        raise SignalError(f"'{name}' must be greater than 0, got {value}")
+    return canonical(number)
+
+
+def _check_fraction(quantity: Decimal, rules: TradingRules) -> None:
+    if quantity == quantity.to_integral_value():
+        return
+    if not rules.allow_fractional:
+        raise SignalError(f"fractional quantity {quantity} is not allowed: use whole shares")
+    exponent = quantity.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS:
+        raise SignalError(f"quantity {quantity} has more than {MAX_FRACTION_DIGITS} decimals")
+
+
+def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: TradingRules) -> None:
+    """Refuse an intent the team cannot afford or cover; otherwise reserve it."""
+    if intent.side is Side.BUY:
+        cost = intent.quantity * price
+        if cost > budget.cash:
+            raise SignalError(
+                f"insufficient cash: buying {intent.quantity} {intent.symbol} at the reference "
+                f"price {price} costs {cost}, available {budget.cash}"
+            )
+        budget.cash -= cost
+        return
+    held = budget.sellable.get(intent.symbol, ZERO)
+    if not rules.allow_short and intent.quantity > held:
+        raise SignalError(
+            f"selling {intent.quantity} {intent.symbol} but only {max(held, ZERO)} held "
+            "(short selling is not allowed in this competition)"
+        )
+    short_part = intent.quantity - max(held, ZERO)
+    if short_part > 0 and short_part != short_part.to_integral_value():
+        raise SignalError(
+            f"selling {intent.quantity} {intent.symbol} would open a fractional short "
+            f"of {short_part}; shorts must be whole shares"
+        )
+    budget.sellable[intent.symbol] = held - intent.quantity
+
+
+def _allowed() -> str:
+    return ", ".join(sorted(ALLOWED_FIELDS))
+
+
+def _shorten(signal: object) -> object:
+    """A readable, bounded copy of a rejected signal for the team's error log."""
+    text = repr(signal)
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,293 @@
+"""The tick pipeline: bars → strategies → validate → net → execute → record.
+
+One engine for live, paper and replay: only the clock, the market-data source and the
+broker differ, and they come in through the ports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from app.domain.limits import MAX_RESTING_PER_TEAM, is_marketable, release_marketable
+from app.domain.models import Bar, Intent, Rejection
+from app.domain.netting import plan_blocks
+from app.domain.numbers import price_from_float
+from app.domain.portfolio import ZERO
+from app.domain.validation import TradingRules, apply_budget, parse_signals
+from app.engine import records
+from app.engine.books import AccountBook, TeamBook
+from app.engine.execution import Execution
+from app.engine.leaderboard import rank_books
+from app.engine.ports import Broker, MarketData, StrategyResult, StrategyRunner, TeamCall
+
+log = logging.getLogger(__name__)
+ONE_MINUTE = timedelta(minutes=1)
+NEW_YORK = ZoneInfo("America/New_York")
+ACCOUNT_OWNER = "account"
+
+
+def session_day(minute: datetime) -> date:
+    return minute.astimezone(NEW_YORK).date()
+
+
+class Ledger(Protocol):
+    def trade(self, owner: str | None, record: dict) -> None: ...
+    def portfolio(self, owner: str | None, day: date, record: dict) -> None: ...
+    def metrics(self, owner: str | None, record: dict) -> None: ...
+    def error(self, owner: str | None, record: dict) -> None: ...
+    def journal(self, record: dict) -> None: ...
+    def end_tick(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class BarHistory(Protocol):
+    def append_minute(self, bars: Mapping[str, Bar]) -> None: ...
+    def window(self, n: int) -> dict[str, dict[str, Any]]: ...
+    def last_closes(self) -> dict[str, float]: ...
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    rules: TradingRules = field(default_factory=TradingRules)
+    window_minutes: int = 390
+    max_consecutive_faults: int = 5
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per team
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal("0.000000001") if self.rules.allow_fractional else Decimal(1)
+
+
+@dataclass(slots=True)
+class TickReport:
+    minute: datetime
+    bars: int
+    intents: int
+    blocks: int
+    rejections: int
+    faults: int
+
+
+class Engine:
+    def __init__(
+        self,
+        books: dict[str, TeamBook],
+        market: MarketData,
+        broker: Broker,
+        runner: StrategyRunner,
+        ledger: Ledger,
+        history: BarHistory,
+        config: EngineConfig,
+        on_day_end: Callable[[date], None] | None = None,
+    ) -> None:
+        self.books = books
+        self.market = market
+        self.broker = broker
+        self.runner = runner
+        self.ledger = ledger
+        self.history = history
+        self.config = config
+        self.account = AccountBook.opening(
+            sum((b.portfolio.initial_cash for b in books.values()), ZERO)
+        )
+        self.execution = Execution(books, self.account, broker, ledger, config.quantum)
+        self.prices: dict[str, Decimal] = {}
+        self.day: date | None = None
+        self.last_minute: datetime | None = None
+        self._on_day_end = on_day_end
+
+    def set_day_end_hook(self, hook: Callable[[date], None]) -> None:
+        """Called after each session's end (the composition root folds ledgers there)."""
+        self._on_day_end = hook
+
+    def tick(self, minute: datetime) -> TickReport:
+        """Process one closed minute; `minute` is the bar's start."""
+        if self.last_minute is not None and minute <= self.last_minute:
+            raise ValueError(f"tick {minute} is not after {self.last_minute}")
+        as_of = minute + ONE_MINUTE  # the bar has closed: this is when the host acts
+        day = session_day(minute)
+        if self.day is not None and day != self.day:
+            self.end_day()
+        self.day, self.last_minute = day, minute
+        bars = self.market.bars(minute)
+        self.history.append_minute(bars)
+        for symbol, bar in bars.items():
+            self.prices[symbol] = price_from_float(bar.close)
+        self.broker.on_bars(minute, bars)
+        self.execution.handle(self.broker.poll(), as_of)
+        intents, rejected, faults = self._collect_intents(minute, as_of)
+        plans = plan_blocks(minute, intents, self.account.positions(), self.prices)
+        self.execution.start(plans, as_of)
+        self.execution.handle(self.broker.poll(), as_of)
+        self._record(as_of, day)
+        self.ledger.end_tick()
+        return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
+
+    def _collect_intents(self, minute: datetime, as_of: datetime) -> tuple[list[Intent], int, int]:
+        active = [b for b in self.books.values() if b.enabled]
+        calls = [
+            TeamCall(b.team_id, b.strategy_header(self.config.params.get(b.team_id, {})))
+            for b in active
+        ]
+        results = (
+            self.runner.run_tick(
+                minute,
+                self.history.window(self.config.window_minutes),
+                self.history.last_closes(),
+                calls,
+            )
+            if calls
+            else {}
+        )
+        intents: list[Intent] = []
+        rejected = faults = 0
+        for book in sorted(self.books.values(), key=lambda b: b.team_id):
+            result = results.get(book.team_id)
+            if result is not None and result.error:
+                faults += 1
+            accepted, refusals = self._team_intents(book, result, as_of)
+            intents.extend(accepted)
+            rejected += len(refusals)
+            for rejection in refusals:
+                self.ledger.error(
+                    book.team_id, records.rejection_record(as_of, rejection, book.version)
+                )
+        return intents, rejected, faults
+
+    def _team_intents(
+        self, book: TeamBook, result: StrategyResult | None, as_of: datetime
+    ) -> tuple[list[Intent], list[Rejection]]:
+        released, book.resting_limits = release_marketable(book.resting_limits, self.prices)
+        parsed: list[Intent] = []
+        refusals: list[Rejection] = []
+        if result is not None:
+            self._note_result(book, result, as_of)
+            if result.error is None:
+                parsed, refusals = parse_signals(
+                    book.team_id, result.output, self.prices, self.config.rules
+                )
+        now = [i for i in parsed if is_marketable(i, self.prices[i.symbol])]
+        for intent in (i for i in parsed if not is_marketable(i, self.prices[i.symbol])):
+            if len(book.resting_limits) >= MAX_RESTING_PER_TEAM:
+                refusals.append(
+                    Rejection(
+                        book.team_id,
+                        intent.signal_index,
+                        f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})",
+                    )
+                )
+            else:
+                book.resting_limits.append(intent)
+        accepted, refused = apply_budget(
+            released + now, book.exposure, self.prices, self.config.rules
+        )
+        return accepted, refusals + refused
+
+    def _note_result(self, book: TeamBook, result: StrategyResult, as_of: datetime) -> None:
+        """Record a fault or printed output; disable a team that keeps failing."""
+        if result.printed:
+            self.ledger.error(
+                book.team_id,
+                records.fault_record(
+                    as_of, book.team_id, "output", "", result.printed, book.version
+                ),
+            )
+        if result.error is None:
+            book.consecutive_faults = 0
+            return
+        book.consecutive_faults += 1
+        self.ledger.error(
+            book.team_id,
+            records.fault_record(
+                as_of,
+                book.team_id,
+                result.error_kind or "exception",
+                result.error,
+                version=book.version,
+            ),
+        )
+        if book.consecutive_faults >= self.config.max_consecutive_faults:
+            book.enabled = False
+            message = (
+                f"disabled after {book.consecutive_faults} faults in a row; "
+                "upload a fixed version to trade again"
+            )
+            self.ledger.error(
+                book.team_id, records.fault_record(as_of, book.team_id, "disabled", message)
+            )
+
+    def _record(self, as_of: datetime, day: date) -> None:
+        """Snapshots and metrics for every team and for the account."""
+        for book in self.books.values():
+            snapshot = records.portfolio_record(book.team_id, as_of, book.portfolio, self.prices)
+            self.ledger.portfolio(book.team_id, day, snapshot)
+            book.tracker.record_minute(snapshot["equity"])
+        ranks = {row.team_id: row.rank for row in rank_books(self.books.values())}
+        for book in self.books.values():
+            metrics = book.tracker.snapshot()
+            record = records.metrics_record(book.team_id, as_of, metrics, ranks[book.team_id])
+            self.ledger.metrics(book.team_id, record)
+        account = records.portfolio_record(
+            ACCOUNT_OWNER, as_of, self.account.portfolio, self.prices
+        )
+        self.ledger.portfolio(None, day, account)
+        self.account.tracker.record_minute(account["equity"])
+        self.ledger.metrics(
+            None,
+            records.metrics_record(ACCOUNT_OWNER, as_of, self.account.tracker.snapshot(), None),
+        )
+
+    def end_day(self) -> None:
+        """The session is over: day orders expire, resting limits expire, the day is folded."""
+        if self.day is None or self.last_minute is None:
+            return
+        as_of = self.last_minute + ONE_MINUTE
+        self.broker.end_session(self.day)
+        self.execution.handle(self.broker.poll(), as_of)
+        for book in self.books.values():
+            for intent in book.resting_limits:
+                message = (
+                    f"limit {intent.side} {intent.quantity} {intent.symbol} @ {intent.limit_price} "
+                    "expired at the session's close without reaching its price"
+                )
+                self.ledger.error(
+                    book.team_id, records.fault_record(as_of, book.team_id, "expired", message)
+                )
+            book.resting_limits = []
+        self.ledger.end_tick()
+        if self._on_day_end is not None:
+            self._on_day_end(self.day)
+
+    def finish(self) -> list[str]:
+        """End the last day and check the books; returns any mismatch found."""
+        self.end_day()
+        problems = self.check_books()
+        for problem in problems:
+            log.error(problem)
+            self.ledger.error(
+                None, {"timestamp": self.last_minute, "kind": "books", "message": problem}
+            )
+        self.ledger.close()
+        self.runner.close()
+        return problems
+
+    def check_books(self) -> list[str]:
+        """The teams' positions must sum to the account's, and the account's to the broker's."""
+        team_sum: dict[str, Decimal] = {}
+        for book in self.books.values():
+            for symbol, position in book.portfolio.positions.items():
+                team_sum[symbol] = team_sum.get(symbol, ZERO) + position.quantity
+        team_sum = {s: q for s, q in team_sum.items() if q != 0}
+        problems = []
+        if team_sum != self.account.positions():
+            problems.append(f"teams' positions {team_sum} != account's {self.account.positions()}")
+        if self.account.positions() != self.broker.positions():
+            broker = self.broker.positions()
+            problems.append(f"account's positions {self.account.positions()} != broker's {broker}")
+        return problems

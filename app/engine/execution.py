@@ -1,0 +1,200 @@
+"""Execute planned blocks: journal, submit, follow each order, allocate, settle.
+
+A block's legs go out one at a time (an open leg only after its close leg filled, as a
+broker will not flip a position in one order). Every order is journaled, and the
+journal fsynced, before it is sent; its outcome is journaled when it is final.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from app.domain.models import Fill, Order, OrderEvent, OrderStatus
+from app.domain.netting import BlockPlan, LegPlan
+from app.domain.order_ids import block_order_id, crossed_block_id
+from app.domain.settlement import BlockSettlement, OverfillError
+from app.engine import records
+from app.engine.books import AccountBook, TeamBook
+from app.engine.ports import Broker
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+class LedgerSink(Protocol):
+    def trade(self, owner: str | None, record: dict) -> None: ...
+    def error(self, owner: str | None, record: dict) -> None: ...
+    def journal(self, record: dict) -> None: ...
+
+
+@dataclass(slots=True)
+class ActiveBlock:
+    plan: BlockPlan
+    settlement: BlockSettlement
+    pending_legs: list[LegPlan]
+    versions: dict[str, str]
+    parent_id: str
+    current: tuple[Order, LegPlan] | None = None
+    leg_filled: Decimal = ZERO
+    leg_notional: Decimal = ZERO
+    messages: list[str] = field(default_factory=list)
+
+
+class Execution:
+    """Follows every block from its first order to its settlement."""
+
+    def __init__(
+        self,
+        books: dict[str, TeamBook],
+        account: AccountBook,
+        broker: Broker,
+        ledger: LedgerSink,
+        quantum: Decimal,
+    ) -> None:
+        self._books = books
+        self._account = account
+        self._broker = broker
+        self._ledger = ledger
+        self._quantum = quantum
+        self._by_order: dict[str, ActiveBlock] = {}
+
+    @property
+    def open_orders(self) -> int:
+        return len(self._by_order)
+
+    def start(self, plans: list[BlockPlan], now: datetime) -> None:
+        """Reserve each team's share, then send each block's first leg (or settle it)."""
+        for plan in plans:
+            for participant in plan.participants:
+                self._books[participant.team_id].reserve(
+                    participant, plan.symbol, plan.reference_price
+                )
+            first_leg = plan.legs[0].leg if plan.legs else None
+            parent_id = (
+                block_order_id(plan.tick, plan.symbol, first_leg, plan.team_ids)
+                if first_leg
+                else crossed_block_id(plan.tick, plan.symbol, plan.team_ids)
+            )
+            block = ActiveBlock(
+                plan=plan,
+                settlement=BlockSettlement(plan, self._quantum),
+                pending_legs=list(plan.legs),
+                versions={t: self._books[t].version for t in plan.team_ids},
+                parent_id=parent_id,
+            )
+            if block.pending_legs:
+                self._send_next_leg(block, now)
+            else:
+                self._finish(block, now)
+
+    def handle(self, events: list[OrderEvent], now: datetime) -> None:
+        """Apply the broker's fills and status changes, in order."""
+        for event in events:
+            block = self._by_order.get(event.client_order_id)
+            if block is None:
+                self._account_error(now, f"event for an unknown order: {event}")
+                continue
+            if event.fill is not None:
+                self._apply_fill(block, event.fill)
+            if event.status.is_final:
+                self._close_leg(block, event, now)
+
+    def _send_next_leg(self, block: ActiveBlock, now: datetime) -> None:
+        leg = block.pending_legs.pop(0)
+        plan = block.plan
+        order = Order(
+            client_order_id=block_order_id(plan.tick, plan.symbol, leg.leg, plan.team_ids),
+            symbol=plan.symbol,
+            side=leg.side,
+            quantity=leg.quantity,
+            submitted_at=now,
+        )
+        waiting = {t: q for t, q in block.settlement.unfilled.items() if q > 0}
+        self._ledger.journal(records.journal_submit_record(order, plan.tick, leg.leg, waiting))
+        block.current, block.leg_filled, block.leg_notional = (order, leg), ZERO, ZERO
+        self._by_order[order.client_order_id] = block
+        answer = self._broker.submit(order)
+        if answer.status is OrderStatus.REJECTED:
+            self._close_leg(block, answer, now)
+
+    def _apply_fill(self, block: ActiveBlock, fill: Fill) -> None:
+        assert block.current is not None
+        _order, leg = block.current
+        try:
+            allocations = block.settlement.allocate_fill(fill, leg.leg)
+        except OverfillError as error:
+            self._account_error(fill.timestamp, str(error))
+            return
+        block.leg_filled += fill.quantity
+        block.leg_notional += fill.quantity * fill.price
+        effect = self._account.apply(fill)
+        self._ledger.trade(None, records.account_trade_record(fill, effect, block.plan.team_ids))
+        for allocation in allocations:
+            book = self._books[allocation.team_id]
+            team_effect = book.apply(allocation)
+            record = records.trade_record(
+                allocation,
+                team_effect,
+                book.portfolio,
+                block.plan.tick,
+                block.versions[allocation.team_id],
+            )
+            self._ledger.trade(allocation.team_id, record)
+
+    def _close_leg(self, block: ActiveBlock, event: OrderEvent, now: datetime) -> None:
+        assert block.current is not None
+        order, _leg = block.current
+        self._by_order.pop(order.client_order_id, None)
+        avg = block.leg_notional / block.leg_filled if block.leg_filled else None
+        self._ledger.journal(
+            records.journal_outcome_record(
+                order.client_order_id,
+                event.status,
+                block.leg_filled,
+                None if avg is None else records._derived(avg),
+                event.message,
+            )
+        )
+        block.current = None
+        if event.status is OrderStatus.FILLED and block.pending_legs:
+            self._send_next_leg(block, now)
+            return
+        if event.status is not OrderStatus.FILLED:
+            self._tell_unfilled(block, order, event, now)
+        self._finish(block, now)
+
+    def _tell_unfilled(
+        self, block: ActiveBlock, order: Order, event: OrderEvent, now: datetime
+    ) -> None:
+        detail = f": {event.message}" if event.message else ""
+        for team, left in block.settlement.unfilled.items():
+            if left > 0:
+                message = (
+                    f"order {order.client_order_id} {event.status.value}{detail}; "
+                    f"{left} {block.plan.symbol} of your order did not fill"
+                )
+                self._ledger.error(
+                    team,
+                    records.fault_record(now, team, "order", message, version=block.versions[team]),
+                )
+
+    def _finish(self, block: ActiveBlock, now: datetime) -> None:
+        """Settle the crossed quantity and release every team's reservation."""
+        plan = block.plan
+        for allocation in block.settlement.settle_crossed(block.parent_id, now):
+            book = self._books[allocation.team_id]
+            effect = book.apply(allocation)
+            record = records.trade_record(
+                allocation, effect, book.portfolio, plan.tick, block.versions[allocation.team_id]
+            )
+            self._ledger.trade(allocation.team_id, record)
+        for participant in plan.participants:
+            self._books[participant.team_id].release(participant, plan.symbol, plan.reference_price)
+
+    def _account_error(self, moment: datetime, message: str) -> None:
+        log.error(message)
+        self._ledger.error(None, {"timestamp": moment, "kind": "broker", "message": message})

@@ -1,0 +1,85 @@
+"""The engine's ports: what a market-data source, a broker, a strategy runner need to offer.
+
+Adapters (app.market, app.broker, app.strategies, the sandbox) implement these; the
+engine depends on nothing else of theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from app.domain.models import Bar, Order, OrderEvent
+
+
+class MarketData(Protocol):
+    universe: list[str]
+
+    def bars(self, minute: datetime) -> dict[str, Bar]:
+        """The closed bars of `minute` (its start); symbols without a trade are absent."""
+        ...
+
+
+class Broker(Protocol):
+    def submit(self, order: Order) -> OrderEvent:
+        """Send an order; the answer is `new` or `rejected` (with the broker's message)."""
+        ...
+
+    def on_bars(self, minute: datetime, bars: Mapping[str, Bar]) -> None:
+        """A new minute of market data (a simulator matches orders; a real broker ignores it)."""
+        ...
+
+    def poll(self) -> list[OrderEvent]:
+        """Fills and status changes since the last poll, in the order they happened."""
+        ...
+
+    def end_session(self, day: date) -> None:
+        """The session is over: day orders still open expire."""
+        ...
+
+    def positions(self) -> dict[str, Decimal]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TeamCall:
+    """The small per-team header of a strategy call (the bars are shared by all teams)."""
+
+    team_id: str
+    header: dict[str, Any]
+
+
+@dataclass(slots=True)
+class StrategyResult:
+    """What one strategy call gave back: its output or its fault, and what it printed."""
+
+    team_id: str
+    output: object = None
+    error: str | None = None
+    error_kind: str | None = None  # exception, timeout, memory, crash, load
+    printed: str = ""
+    duration_ms: float = 0.0
+    version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StrategyRunner(Protocol):
+    def run_tick(
+        self,
+        tick: datetime,
+        window: Mapping[str, Mapping[str, Any]],
+        current_prices: Mapping[str, float],
+        calls: list[TeamCall],
+    ) -> dict[str, StrategyResult]:
+        """Call every team's strategy for one minute; a fault is a result, never a raise."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def ticks(self) -> Iterator[datetime]:
+        """The minutes to process, each once, in order."""
+        ...

@@ -1,0 +1,148 @@
+"""The shapes of ledger lines: one function per kind of line, so every writer agrees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.metrics import PerformanceMetrics
+from app.domain.models import Allocation, Fill, Order, Rejection
+from app.domain.portfolio import FillEffect, Portfolio, Position
+
+DERIVED_QUANTUM = Decimal("0.000001")  # average costs and P&L derived by division
+
+
+def _derived(value: Decimal) -> Decimal:
+    """Round a figure that came out of a division; cash and quantities stay exact."""
+    return value.quantize(DERIVED_QUANTUM).normalize() if value else Decimal(0)
+
+
+def trade_record(
+    allocation: Allocation, effect: FillEffect, book: Portfolio, tick: datetime, version: str
+) -> dict[str, Any]:
+    return {
+        "timestamp": allocation.timestamp,
+        "tick": tick,
+        "team_id": allocation.team_id,
+        "trade_id": allocation.trade_id,
+        "parent_client_order_id": allocation.parent_client_order_id,
+        "symbol": allocation.symbol,
+        "side": allocation.side,
+        "quantity": allocation.quantity,
+        "price": allocation.price,
+        "notional": effect.notional,
+        "fee": allocation.fee,
+        "crossed": allocation.crossed,
+        "realized_pnl": None if effect.realized_pnl is None else _derived(effect.realized_pnl),
+        "position_after": book.quantity(allocation.symbol),
+        "cash_after": book.cash,
+        "strategy_version": version,
+    }
+
+
+def account_trade_record(fill: Fill, effect: FillEffect, teams: list[str]) -> dict[str, Any]:
+    return {
+        "timestamp": fill.timestamp,
+        "client_order_id": fill.client_order_id,
+        "execution_id": fill.execution_id,
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "quantity": fill.quantity,
+        "price": fill.price,
+        "notional": effect.notional,
+        "fee": fill.fee,
+        "teams": teams,
+    }
+
+
+def portfolio_record(
+    owner: str, moment: datetime, book: Portfolio, prices: Mapping[str, Decimal]
+) -> dict[str, Any]:
+    market_value = book.market_value(prices)
+    return {
+        "timestamp": moment,
+        "owner": owner,
+        "cash": book.cash,
+        "market_value": market_value,
+        "equity": book.cash + market_value,
+        "realized_pnl": _derived(book.realized_pnl),
+        "unrealized_pnl": _derived(book.unrealized_pnl(prices)),
+        "fees": book.fees,
+        "positions": {
+            symbol: _position_record(position, prices.get(symbol))
+            for symbol, position in sorted(book.positions.items())
+        },
+    }
+
+
+def _position_record(position: Position, price: Decimal | None) -> dict[str, Any]:
+    mark = price if price is not None else position.avg_cost
+    return {
+        "quantity": position.quantity,
+        "avg_cost": _derived(position.avg_cost),
+        "price": mark,
+        "market_value": position.market_value(mark),
+        "unrealized_pnl": _derived(position.unrealized_pnl(mark)),
+    }
+
+
+def metrics_record(
+    owner: str, moment: datetime, metrics: PerformanceMetrics, rank: int | None
+) -> dict[str, Any]:
+    return {"timestamp": moment, "owner": owner, "rank": rank, **metrics.to_record()}
+
+
+def rejection_record(moment: datetime, rejection: Rejection, version: str) -> dict[str, Any]:
+    return {
+        "timestamp": moment,
+        "team_id": rejection.team_id,
+        "kind": "rejected_signal",
+        "signal_index": rejection.signal_index,
+        "message": rejection.reason,
+        "signal": rejection.signal,
+        "strategy_version": version,
+    }
+
+
+def fault_record(
+    moment: datetime, team_id: str, kind: str, message: str, printed: str = "", version: str = ""
+) -> dict[str, Any]:
+    """A strategy fault (exception, timeout, ...) or an order problem, for the team to read."""
+    return {
+        "timestamp": moment,
+        "team_id": team_id,
+        "kind": kind,
+        "message": message,
+        "printed": printed,
+        "strategy_version": version,
+    }
+
+
+def journal_submit_record(order: Order, tick: datetime, leg: str, allocations: dict) -> dict:
+    return {
+        "event": "submit",
+        "client_order_id": order.client_order_id,
+        "tick": tick,
+        "symbol": order.symbol,
+        "leg": leg,
+        "side": order.side,
+        "quantity": order.quantity,
+        "order_type": order.order_type,
+        "limit_price": order.limit_price,
+        "allocations": allocations,
+    }
+
+
+def journal_outcome_record(
+    client_order_id: str, status: str, filled: Decimal, avg_price: Decimal | None, message: str
+) -> dict[str, Any]:
+    return {
+        "event": "outcome",
+        "client_order_id": client_order_id,
+        "status": status,
+        "filled_qty": filled,
+        "avg_price": avg_price,
+        "message": message,
+    }

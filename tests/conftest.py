@@ -1,0 +1,87 @@
+"""Fixtures shared by the whole suite: paths, the real data set, registries, markets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.domain.models import Bar
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_STRATEGIES = REPO / "tests" / "fixtures" / "strategies"
+DATASET = "us-minute-2026-03"
+
+
+def find_real_data() -> Path | None:
+    """The shared real bars: `../shared/data/<DATASET>` beside the repository, or
+    $ARENA_SHARED_DATA (the data set itself or a folder holding it)."""
+    candidates = [REPO.parent / "shared" / "data" / DATASET]
+    if env := os.environ.get("ARENA_SHARED_DATA"):
+        base = Path(env)
+        candidates += [base, base / DATASET, base / "data" / DATASET]
+    return next((c for c in candidates if (c / "SPY.csv").is_file()), None)
+
+
+@pytest.fixture(scope="session")
+def real_bars() -> Path:
+    found = find_real_data()
+    if found is None:
+        pytest.skip(f"real data set {DATASET} not found beside the repository (../shared/data)")
+    return found
+
+
+def minute(hh: int, mm: int, day: int = 12) -> datetime:
+    """A minute of March 2026 in UTC (13:30 UTC is the 09:30 New York open)."""
+    return datetime(2026, 3, day, hh, mm, tzinfo=UTC)
+
+
+def bar(
+    symbol: str, at: datetime, close: float, open_: float | None = None, volume: float = 1e6
+) -> Bar:
+    open_ = close if open_ is None else open_
+    return Bar(symbol, at, open_, max(open_, close) + 0.05, min(open_, close) - 0.05, close, volume)
+
+
+class ScriptedMarket:
+    """A MarketData port over bars given in the test: {minute: {symbol: Bar}}."""
+
+    def __init__(self, bars: Mapping[datetime, Mapping[str, Bar]]) -> None:
+        self._bars = {m: dict(b) for m, b in bars.items()}
+        self.universe = sorted({s for b in self._bars.values() for s in b})
+
+    def minutes(self) -> list[datetime]:
+        return sorted(self._bars)
+
+    def bars(self, at: datetime) -> dict[str, Bar]:
+        return dict(self._bars.get(at, {}))
+
+
+@pytest.fixture
+def write_registry(tmp_path: Path) -> Callable[..., Path]:
+    """Write a registry for teams given as {team_id: (fixture file, class, params, cash)}."""
+
+    def write(teams: Mapping[str, tuple], competition: dict[str, Any] | None = None) -> Path:
+        entries = []
+        for team_id, (file, entry_point, params, cash) in teams.items():
+            entries.append(
+                {
+                    "team_id": team_id,
+                    "name": team_id.title(),
+                    "strategy": str(FIXTURE_STRATEGIES / file),
+                    "entry_point": entry_point,
+                    "initial_cash": cash,
+                    "params": params,
+                }
+            )
+        document = {"competition": competition or {}, "teams": entries}
+        path = tmp_path / "registry.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    return write

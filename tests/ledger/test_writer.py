@@ -1,0 +1,209 @@
+"""LedgerWriter: layout, owner validation, durability, the LRU of open files, repairs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from app.ledger.jsonl import read_jsonl
+from app.ledger.writer import ACCOUNT, LedgerWriter
+
+DAY = date(2026, 3, 12)
+NEXT_DAY = date(2026, 3, 13)
+
+
+def write_everything(writer: LedgerWriter, make_snapshot: Callable[..., dict]) -> None:
+    for owner in ("alpha", ACCOUNT):
+        writer.trade(owner, {"trade_id": f"{owner}-1", "quantity": Decimal("3")})
+        writer.portfolio(owner, DAY, make_snapshot(0))
+        writer.metrics(owner, {"sharpe": 1.5})
+        writer.error(owner, {"reason": "symbol not in universe"})
+    writer.journal({"event": "submit", "client_order_id": "t1-AAPL-o"})
+    writer.end_tick()
+
+
+def test_layout(data_dir: Path, make_snapshot: Callable[..., dict]) -> None:
+    with LedgerWriter(data_dir) as writer:
+        write_everything(writer, make_snapshot)
+    files = sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file())
+    assert files == [
+        "account/errors.jsonl",
+        "account/metrics.jsonl",
+        "account/portfolio/2026-03-12.jsonl",
+        "account/trades.jsonl",
+        "orders/journal.jsonl",
+        "team/alpha/errors.jsonl",
+        "team/alpha/metrics.jsonl",
+        "team/alpha/portfolio/2026-03-12.jsonl",
+        "team/alpha/trades.jsonl",
+    ]
+    assert list(read_jsonl(data_dir / "team/alpha/trades.jsonl")) == [
+        {"trade_id": "alpha-1", "quantity": "3"}
+    ]
+
+
+def test_same_records_same_bytes(tmp_path: Path, make_snapshot: Callable[..., dict]) -> None:
+    for name in ("one", "two"):
+        with LedgerWriter(tmp_path / name) as writer:
+            write_everything(writer, make_snapshot)
+    for path in (tmp_path / "one").rglob("*.jsonl"):
+        twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+        assert path.read_bytes() == twin.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "owner",
+    ["", "Alpha", "../alpha", "a/b", "-alpha", "a" * 33, "alpha\n", "al pha", "ål", ".", 7],
+)
+def test_invalid_owner_ids_are_refused(data_dir: Path, owner: Any) -> None:
+    with LedgerWriter(data_dir) as writer:
+        for write in (writer.trade, writer.metrics, writer.error):
+            with pytest.raises(ValueError, match="invalid team id"):
+                write(owner, {"x": 1})
+        with pytest.raises(ValueError, match="invalid team id"):
+            writer.portfolio(owner, DAY, {"x": 1})
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("owner", ["a" * 32, "0-a", "team-7", "9"])
+def test_valid_owner_ids(data_dir: Path, owner: str) -> None:
+    with LedgerWriter(data_dir) as writer:
+        writer.trade(owner, {"x": 1})
+    assert (data_dir / "team" / owner / "trades.jsonl").is_file()
+
+
+def test_lru_cap_loses_nothing(data_dir: Path, fake_fsync: Any) -> None:
+    owners = [f"team-{i:02d}" for i in range(50)]
+    writer = LedgerWriter(data_dir, max_open=8)
+    for tick in range(4):
+        for owner in owners:
+            writer.trade(owner, {"tick": tick, "owner": owner})
+            writer.metrics(owner, {"tick": tick})
+            writer.portfolio(owner, DAY, {"tick": tick})
+            assert writer.open_files <= 8
+        writer.end_tick()
+    # Every eviction made its file durable before closing it.
+    assert len(fake_fsync.files) >= 4 * 150 - 8
+    writer.close()
+    for owner in owners:
+        folder = data_dir / "team" / owner
+        assert [r["tick"] for r in read_jsonl(folder / "trades.jsonl")] == [0, 1, 2, 3]
+        assert [r["tick"] for r in read_jsonl(folder / "metrics.jsonl")] == [0, 1, 2, 3]
+        assert len(list(read_jsonl(folder / "portfolio/2026-03-12.jsonl"))) == 4
+    assert writer.repairs == []
+
+
+def test_journal_is_on_disk_when_the_call_returns(data_dir: Path, fsync_spy: Any) -> None:
+    journal = (data_dir / "orders/journal.jsonl").resolve(strict=False)
+    writer = LedgerWriter(data_dir, durability="close")
+    try:
+        writer.journal({"event": "submit", "client_order_id": "a1"})
+        assert fsync_spy.files == [journal]
+        writer.journal({"event": "outcome", "client_order_id": "a1", "status": "filled"})
+        assert fsync_spy.files == [journal, journal]
+        # A separate reader sees both lines without any flush, end_tick or close.
+        lines = journal.read_bytes().splitlines()
+        assert [orjson.loads(line)["event"] for line in lines] == ["submit", "outcome"]
+    finally:
+        writer.close()
+
+
+def test_tick_durability_fsyncs_each_written_file(data_dir: Path, fsync_spy: Any) -> None:
+    team = data_dir.resolve() / "team/alpha"
+    with LedgerWriter(data_dir, durability="tick") as writer:
+        writer.trade("alpha", {"n": 1})
+        writer.metrics("alpha", {"n": 1})
+        writer.metrics("alpha", {"n": 2})
+        writer.end_tick()
+        assert sorted(fsync_spy.files) == [team / "metrics.jsonl", team / "trades.jsonl"]
+        writer.end_tick()  # nothing written since: nothing to sync
+        assert len(fsync_spy.files) == 2
+
+
+def test_close_durability_fsyncs_only_at_close(data_dir: Path, fsync_spy: Any) -> None:
+    with LedgerWriter(data_dir, durability="close") as writer:
+        writer.trade("alpha", {"n": 1})
+        writer.trade(ACCOUNT, {"n": 1})
+        writer.end_tick()
+        assert fsync_spy.files == []
+    root = data_dir.resolve()
+    assert sorted(fsync_spy.files) == [
+        root / "account/trades.jsonl",
+        root / "team/alpha/trades.jsonl",
+    ]
+
+
+def test_portfolio_day_change_closes_the_old_day(data_dir: Path) -> None:
+    writer = LedgerWriter(data_dir)
+    writer.portfolio("alpha", DAY, {"n": 1})
+    writer.portfolio(ACCOUNT, DAY, {"n": 1})
+    assert writer.open_files == 2
+    writer.portfolio("alpha", NEXT_DAY, {"n": 2})
+    assert writer.open_files == 2
+    writer.portfolio(ACCOUNT, NEXT_DAY, {"n": 2})
+    assert writer.open_files == 2
+    writer.close()
+    assert writer.open_files == 0
+    assert list(read_jsonl(data_dir / "team/alpha/portfolio/2026-03-13.jsonl")) == [{"n": 2}]
+
+
+def test_repairs_are_collected_and_appends_continue(data_dir: Path) -> None:
+    trades = data_dir / "team/alpha/trades.jsonl"
+    journal = data_dir / "orders/journal.jsonl"
+    for path in (trades, journal):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b'{"n": 1}\n{"n": 2, "tor')
+    with LedgerWriter(data_dir) as writer:
+        writer.trade("alpha", {"n": 2})
+        writer.journal({"n": 2})
+    assert sorted(r.path for r in writer.repairs) == sorted([journal, trades])
+    for path in (trades, journal):
+        assert [r["n"] for r in read_jsonl(path)] == [1, 2]
+
+
+def test_closed_writer_refuses_writes(data_dir: Path) -> None:
+    writer = LedgerWriter(data_dir)
+    writer.close()
+    writer.close()  # closing twice is harmless
+    with pytest.raises(RuntimeError):
+        writer.trade("alpha", {"n": 1})
+    with pytest.raises(RuntimeError):
+        writer.journal({"n": 1})
+
+
+def test_bad_settings(data_dir: Path) -> None:
+    with pytest.raises(ValueError, match="durability"):
+        LedgerWriter(data_dir, durability="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_open"):
+        LedgerWriter(data_dir, max_open=0)
+
+
+def test_unencodable_record_writes_nothing(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        writer.trade("alpha", {"n": 1})
+        with pytest.raises(TypeError):
+            writer.trade("alpha", {"n": object()})
+        writer.trade("alpha", {"n": 2})
+    assert [r["n"] for r in read_jsonl(data_dir / "team/alpha/trades.jsonl")] == [1, 2]
+
+
+def test_descriptors_are_not_inherited(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        writer.trade("alpha", {"n": 1})
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+        targets = {}
+        for fd in fds:
+            try:
+                targets[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+        wanted = str((data_dir / "team/alpha/trades.jsonl").resolve())
+        [fd] = [fd for fd, target in targets.items() if target == wanted]
+        assert not os.get_inheritable(fd)
