@@ -23,8 +23,17 @@ from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
 
-console = Console()
-errors = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A console; when piped or captured, wide enough that tables do not wrap names."""
+    made = Console(stderr=stderr)
+    if not made.is_terminal:
+        made.width = 140
+    return made
+
+
+console = _console()
+errors = _console(stderr=True)
 MAX_PROBLEMS_SHOWN = 20
 
 

@@ -23,7 +23,7 @@ from app.domain.validation import TradingRules, apply_budget, parse_signals
 from app.engine import records
 from app.engine.books import AccountBook, TeamBook
 from app.engine.execution import Execution
-from app.engine.leaderboard import rank_books
+from app.engine.leaderboard import assign_ranks
 from app.engine.ports import Broker, MarketData, StrategyResult, StrategyRunner, TeamCall
 
 log = logging.getLogger(__name__)
@@ -228,11 +228,11 @@ class Engine:
             snapshot = records.portfolio_record(book.team_id, as_of, book.portfolio, self.prices)
             self.ledger.portfolio(book.team_id, day, snapshot)
             book.tracker.record_minute(snapshot["equity"])
-        ranks = {row.team_id: row.rank for row in rank_books(self.books.values())}
-        for book in self.books.values():
-            metrics = book.tracker.snapshot()
-            record = records.metrics_record(book.team_id, as_of, metrics, ranks[book.team_id])
-            self.ledger.metrics(book.team_id, record)
+        snapshots = {t: book.tracker.snapshot() for t, book in self.books.items()}
+        ranks = assign_ranks({t: m.total_return_pct for t, m in snapshots.items()})
+        for team_id, metrics in snapshots.items():
+            record = records.metrics_record(team_id, as_of, metrics, ranks[team_id])
+            self.ledger.metrics(team_id, record)
         account = records.portfolio_record(
             ACCOUNT_OWNER, as_of, self.account.portfolio, self.prices
         )

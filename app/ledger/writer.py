@@ -53,6 +53,8 @@ class LedgerWriter:
         self._open: OrderedDict[Path, JsonlAppender] = OrderedDict()  # LRU order, oldest first
         self._dirty: set[Path] = set()  # written since the last end_tick
         self._portfolio_day: dict[str | None, date] = {}
+        # Paths are validated and joined once per owner: pathlib joins cost more than a write.
+        self._paths: dict[tuple[str | None, str], Path] = {}
         self._journal: JsonlAppender | None = None
         self._closed = False
 
@@ -60,24 +62,26 @@ class LedgerWriter:
 
     def trade(self, owner: str | None, record: dict[str, Any]) -> None:
         """One allocated fill of a team (or one fill of the account)."""
-        self._append(owner_dir(self.data_dir, owner) / TRADES, record)
+        self._append(self._path(owner, TRADES), record)
 
     def portfolio(self, owner: str | None, day: date, record: dict[str, Any]) -> None:
         """One per-minute snapshot, into that day's file."""
-        folder = owner_dir(self.data_dir, owner)
         previous = self._portfolio_day.get(owner)
-        if previous is not None and previous != day:
-            # The old day is finished: release its descriptor now rather than via the LRU.
-            self._retire(portfolio_day_path(folder, previous))
-        self._portfolio_day[owner] = day
-        self._append(portfolio_day_path(folder, day), record)
+        if previous != day:
+            folder = self._path(owner, "")
+            if previous is not None:
+                # The old day is finished: release its descriptor now rather than via the LRU.
+                self._retire(portfolio_day_path(folder, previous))
+            self._paths[(owner, "portfolio-day")] = portfolio_day_path(folder, day)
+            self._portfolio_day[owner] = day
+        self._append(self._paths[(owner, "portfolio-day")], record)
 
     def metrics(self, owner: str | None, record: dict[str, Any]) -> None:
-        self._append(owner_dir(self.data_dir, owner) / METRICS, record)
+        self._append(self._path(owner, METRICS), record)
 
     def error(self, owner: str | None, record: dict[str, Any]) -> None:
         """A strategy fault or a rejected signal."""
-        self._append(owner_dir(self.data_dir, owner) / ERRORS, record)
+        self._append(self._path(owner, ERRORS), record)
 
     def journal(self, record: dict[str, Any]) -> None:
         """Append to the write-ahead order journal; on disk (fsynced) when this returns."""
@@ -131,6 +135,14 @@ class LedgerWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("LedgerWriter is closed")
+
+    def _path(self, owner: str | None, name: str) -> Path:
+        """`owner`'s file `name` ('' for the owner's folder), validated once."""
+        path = self._paths.get((owner, name))
+        if path is None:
+            folder = owner_dir(self.data_dir, owner)
+            path = self._paths[(owner, name)] = folder / name if name else folder
+        return path
 
     def _note(self, repair: TornLineRepair | None) -> None:
         if repair is not None:

@@ -1,0 +1,119 @@
+"""The read-only history API strategies get as `team["api"]`.
+
+Method names follow the strategy contract (camelCase on purpose). Every answer is
+`{"timestamp", "open", "high", "low", "close", "volume"}` of read-only numpy arrays, oldest
+first; the `*Multi` variants return `{symbol: answer}`. The store only holds bars up to the
+current tick, so no answer can reach into the future. An unknown symbol gets empty arrays;
+a malformed argument raises ValueError saying what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from app.domain.timefmt import parse_rfc3339
+from app.market.store import BarStore
+
+MAX_N = 10_000  # bars per symbol and call: about 25 sessions
+MAX_SYMBOLS = 500  # per *Multi call
+
+Columns = dict[str, np.ndarray]
+
+
+class HistoryAPI:
+    """Read-only history for strategies; the store stays out of reach."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: BarStore) -> None:
+        self._store = store
+
+    def getLastN(self, symbol: str, n: int) -> Columns:  # noqa: N802 - the contract's name
+        """The last `n` bars of `symbol` (1 <= n <= MAX_N)."""
+        return self._store.last_n(_symbol(symbol), _count(n))
+
+    def getDay(self, symbol: str, day: date | str) -> Columns:  # noqa: N802
+        """The bars of `symbol` on New York date `day` (a date or "YYYY-MM-DD")."""
+        return self._store.day(_symbol(symbol), _day(day))
+
+    def getRange(self, symbol: str, start: datetime | str, end: datetime | str) -> Columns:  # noqa: N802
+        """The bars of `symbol` with start <= timestamp <= end (datetimes or RFC 3339)."""
+        lo, hi = _span(start, end)
+        return self._store.range(_symbol(symbol), lo, hi)
+
+    def getLastNMulti(self, symbols: Iterable[str], n: int) -> dict[str, Columns]:  # noqa: N802
+        count = _count(n)
+        return {s: self._store.last_n(s, count) for s in _symbols(symbols)}
+
+    def getDayMulti(self, symbols: Iterable[str], day: date | str) -> dict[str, Columns]:  # noqa: N802
+        when = _day(day)
+        return {s: self._store.day(s, when) for s in _symbols(symbols)}
+
+    def getRangeMulti(  # noqa: N802
+        self, symbols: Iterable[str], start: datetime | str, end: datetime | str
+    ) -> dict[str, Columns]:
+        lo, hi = _span(start, end)
+        return {s: self._store.range(s, lo, hi) for s in _symbols(symbols)}
+
+    def __repr__(self) -> str:
+        return "HistoryAPI(getLastN, getDay, getRange, getLastNMulti, getDayMulti, getRangeMulti)"
+
+
+def _symbol(symbol: object) -> str:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise ValueError(f"symbol must be a non-empty string, got {symbol!r}")
+    return symbol
+
+
+def _symbols(symbols: object) -> list[str]:
+    if isinstance(symbols, str) or not isinstance(symbols, Iterable):
+        raise ValueError(f"symbols must be a list of strings, got {symbols!r}")
+    chosen = list(dict.fromkeys(_symbol(s) for s in symbols))  # dedupe, keep order
+    if len(chosen) > MAX_SYMBOLS:
+        raise ValueError(f"at most {MAX_SYMBOLS} symbols per call, got {len(chosen)}")
+    return chosen
+
+
+def _count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_N:
+        raise ValueError(f"n must be an integer from 1 to {MAX_N}, got {n!r}")
+    return int(n)
+
+
+def _day(day: object) -> date:
+    if isinstance(day, datetime):  # a datetime is a date too, but which day is ambiguous
+        raise ValueError(f"day must be a date or 'YYYY-MM-DD', not a datetime: {day!r}")
+    if isinstance(day, date):
+        return day
+    if isinstance(day, str):
+        try:
+            return datetime.strptime(day.strip(), "%Y-%m-%d").date()
+        except ValueError:
+            pass
+    raise ValueError(f"day must be a date or 'YYYY-MM-DD', got {day!r}")
+
+
+def _moment(value: object, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_rfc3339(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a datetime or an RFC 3339 string, got {value!r}")
+
+
+def _span(start: object, end: object) -> tuple[datetime, datetime]:
+    lo, hi = _moment(start, "start"), _moment(end, "end")
+    if _aware(lo) > _aware(hi):
+        raise ValueError(f"start {lo.isoformat()} is after end {hi.isoformat()}")
+    return lo, hi
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive means UTC, as everywhere in the arena."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
