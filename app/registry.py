@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.domain.order_ids import TEAM_ID_PATTERN
+from app.domain.order_ids import RESERVED_TEAM_IDS, TEAM_ID_PATTERN
 from app.domain.validation import TradingRules
 
 
@@ -63,7 +63,9 @@ class TeamConfig(_Strict):
     @field_validator("team_id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not TEAM_ID_PATTERN.match(value):
+        if value in RESERVED_TEAM_IDS:
+            raise ValueError(f"{value!r} is reserved for the host; choose another id")
+        if not TEAM_ID_PATTERN.fullmatch(value):
             raise ValueError(
                 "must be a slug: 1-16 characters of a-z, 0-9 and '-', "
                 "starting with a letter or digit"

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from app.registry import RegistryError, load_registry
 from tests.conftest import REPO
@@ -89,3 +90,28 @@ def test_unknown_competition_settings_and_non_mappings_are_refused(tmp_path):
         load_registry(write(tmp_path, "- just\n- a list\n"))
     with pytest.raises(RegistryError, match="not valid YAML"):
         load_registry(write(tmp_path, "teams: [unclosed\n"))
+
+
+@pytest.mark.parametrize(
+    ("team_id", "message"),
+    [
+        ("net", "'net' is reserved for the host"),
+        ("account", "'account' is reserved for the host"),
+        ("alpha\n", "must be a slug"),
+    ],
+)
+def test_reserved_ids_and_trailing_newlines_are_refused(tmp_path, team_id, message):
+    document = {
+        "teams": [
+            {
+                "team_id": team_id,
+                "name": "A",
+                "strategy": "s.py",
+                "entry_point": "S",
+                "initial_cash": 1,
+            }
+        ]
+    }
+    path = write(tmp_path, yaml.safe_dump(document))
+    with pytest.raises(RegistryError, match=message):
+        load_registry(path)

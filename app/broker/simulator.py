@@ -64,6 +64,7 @@ class SimulatedBroker:
     ) -> None:
         self.fill_model = fill_model or FillModel()
         self.allow_short = allow_short
+        self.allow_fractional = allow_fractional
         self.quantum = Decimal("0.000000001") if allow_fractional else Decimal(1)
         self._seen_ids: set[str] = set()
         self._open: dict[str, _Working] = {}
@@ -74,10 +75,11 @@ class SimulatedBroker:
     def submit(self, order: Order) -> OrderEvent:
         if order.client_order_id in self._seen_ids:
             return OrderEvent(order.client_order_id, OrderStatus.REJECTED, message=DUPLICATE_ID)
-        self._seen_ids.add(order.client_order_id)
         problem = self._refusal(order)
         if problem:
+            # Refused at the door (HTTP 4xx at Alpaca): no order exists, the id stays free.
             return OrderEvent(order.client_order_id, OrderStatus.REJECTED, message=problem)
+        self._seen_ids.add(order.client_order_id)
         broker_id = str(uuid.uuid5(ORDER_ID_NAMESPACE, order.client_order_id))
         self._open[order.client_order_id] = _Working(order, broker_id)
         return OrderEvent(order.client_order_id, OrderStatus.NEW)
@@ -86,6 +88,9 @@ class SimulatedBroker:
         """Alpaca's reasons to refuse an order, or '' if it is acceptable."""
         if order.quantity <= 0:
             return "qty must be > 0"
+        fractional = order.quantity != order.quantity.to_integral_value()
+        if fractional and not self.allow_fractional:
+            return "fractional orders are not enabled for this account"
         if order.order_type is OrderType.LIMIT and (order.limit_price or ZERO) <= 0:
             return "limit_price must be > 0 for a limit order"
         for working in self._open.values():
@@ -106,7 +111,7 @@ class SimulatedBroker:
         if order.side is Side.SELL and position <= 0:
             if not self.allow_short:
                 return "account is not allowed to short"
-            if order.quantity != order.quantity.to_integral_value():
+            if fractional:
                 return "fractional orders cannot be sold short"
         return ""
 

@@ -35,7 +35,7 @@ def release_marketable(
     for intent in resting:
         price = reference_prices.get(intent.symbol)
         if price is not None and is_marketable(intent, price):
-            released.append(replace(intent, order_type=OrderType.MARKET))
+            released.append(replace(intent, order_type=OrderType.MARKET, limit_price=None))
         else:
             still.append(intent)
     return released, still

@@ -9,7 +9,9 @@ def canonical(number: Decimal) -> Decimal:
     """`436.0` → `436`, `10.3000` → `10.3`, `1E+3` → `1000`: one spelling per value."""
     if number == number.to_integral_value():
         return Decimal(int(number))
-    return Decimal(format(number.normalize(), "f"))
+    # Strip trailing zeros from the exact fixed-point text: normalize() would round to
+    # the context's 28 digits and could turn 1.000…0001 into a whole share.
+    return Decimal(format(number, "f").rstrip("0").rstrip("."))
 
 
 def price_from_float(value: float) -> Decimal:

@@ -17,12 +17,16 @@ from app.domain.models import Leg
 
 MAX_CLIENT_ORDER_ID = 48
 MULTI_TEAM_TAG = "net"
-TEAM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
+TEAM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}\Z")
+# Team ids that would be mistaken for the host's own tags and owners.
+RESERVED_TEAM_IDS = frozenset({MULTI_TEAM_TAG, "account", "host", "admin"})
 _SYMBOL_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 _ALLOWED = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def tick_stamp(tick: datetime) -> str:
+    if tick.tzinfo is None:  # naive means UTC, as everywhere in the arena
+        tick = tick.replace(tzinfo=UTC)
     return tick.astimezone(UTC).strftime("%Y%m%d%H%M")
 
 

@@ -18,14 +18,24 @@ ZERO = Decimal(0)
 
 @dataclass(slots=True)
 class Position:
-    quantity: Decimal = ZERO  # negative for a short
-    avg_cost: Decimal = ZERO
+    """A signed quantity (negative: short) and its signed cost basis (Σ quantity × price).
+
+    Keeping the basis rather than a rounded average makes a closed round trip realise
+    exactly the cash it made.
+    """
+
+    quantity: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+
+    @property
+    def avg_cost(self) -> Decimal:
+        return self.cost_basis / self.quantity if self.quantity else ZERO
 
     def market_value(self, price: Decimal) -> Decimal:
         return self.quantity * price
 
     def unrealized_pnl(self, price: Decimal) -> Decimal:
-        return (price - self.avg_cost) * self.quantity
+        return self.quantity * price - self.cost_basis
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +79,23 @@ class Portfolio:
     def _update_position(self, symbol: str, delta: Decimal, price: Decimal) -> Decimal | None:
         position = self.positions.setdefault(symbol, Position())
         old = position.quantity
-        new = old + delta
-        realized: Decimal | None = None
         if old == 0 or (old > 0) == (delta > 0):
-            # Opening or adding: the average cost is the quantity-weighted mean.
-            position.avg_cost = (old * position.avg_cost + delta * price) / new
-        else:
-            closed = min(abs(old), abs(delta))
-            direction = 1 if old > 0 else -1
-            realized = (price - position.avg_cost) * closed * direction
-            if new == 0:
-                position.avg_cost = ZERO
-            elif (new > 0) != (old > 0):
-                position.avg_cost = price  # flipped through zero: the rest opens here
-        position.quantity = new
-        if new == 0:
+            position.quantity += delta  # opening or adding
+            position.cost_basis += delta * price
+            return None
+        closed = min(abs(old), abs(delta))
+        # The closed part's share of the basis; exact when the whole position closes.
+        removed = (
+            position.cost_basis if closed == abs(old) else position.cost_basis * closed / abs(old)
+        )
+        realized = (closed if old > 0 else -closed) * price - removed
+        position.quantity = old + delta
+        if position.quantity == 0:
             del self.positions[symbol]
+        elif (position.quantity > 0) != (old > 0):
+            position.cost_basis = position.quantity * price  # flipped: the rest opens here
+        else:
+            position.cost_basis -= removed
         return realized
 
     def market_value(self, prices: Mapping[str, Decimal]) -> Decimal:

@@ -24,7 +24,11 @@ ZERO = Decimal(0)
 CROSS_PRICE_QUANTUM = Decimal("0.000001")
 
 
-class OverfillError(ValueError):
+class SettlementError(ValueError):
+    """A broker report that does not fit the block: it is recorded, never allocated."""
+
+
+class OverfillError(SettlementError):
     """The broker reported more quantity than the block asked for."""
 
 
@@ -68,6 +72,11 @@ class BlockSettlement:
 
     def allocate_fill(self, fill: Fill, leg: Leg) -> list[Allocation]:
         """Split one broker fill among the teams still waiting on the net side."""
+        if fill.symbol != self.plan.symbol or fill.side is not self.plan.net_side:
+            raise SettlementError(
+                f"{fill.client_order_id}: a {fill.side} fill of {fill.symbol} does not match "
+                f"the block ({self.plan.net_side} {self.plan.symbol})"
+            )
         waiting = self.unfilled
         teams = [t for t in sorted(waiting) if waiting[t] > 0]
         capacity = sum((waiting[t] for t in teams), ZERO)

@@ -222,11 +222,20 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
             "(short selling is not allowed in this competition)"
         )
     short_part = intent.quantity - max(held, ZERO)
-    if short_part > 0 and short_part != short_part.to_integral_value():
-        raise SignalError(
-            f"selling {intent.quantity} {intent.symbol} would open a fractional short "
-            f"of {short_part}; shorts must be whole shares"
-        )
+    if short_part > 0:
+        if short_part != short_part.to_integral_value():
+            raise SignalError(
+                f"selling {intent.quantity} {intent.symbol} would open a fractional short "
+                f"of {short_part}; shorts must be whole shares"
+            )
+        # A short is collateralised by cash at the reference price, like a buy of the same size.
+        collateral = short_part * price
+        if collateral > budget.cash:
+            raise SignalError(
+                f"insufficient cash to short {short_part} {intent.symbol}: collateral at the "
+                f"reference price {price} is {collateral}, available {budget.cash}"
+            )
+        budget.cash -= collateral
     budget.sellable[intent.symbol] = held - intent.quantity
 
 

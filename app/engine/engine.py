@@ -172,22 +172,19 @@ class Engine:
                 parsed, refusals = parse_signals(
                     book.team_id, result.output, self.prices, self.config.rules
                 )
-        now = [i for i in parsed if is_marketable(i, self.prices[i.symbol])]
-        for intent in (i for i in parsed if not is_marketable(i, self.prices[i.symbol])):
+        # Resting limits are checked on placement too, so a team hears at once when it
+        # could not afford one; the check is repeated when a limit is released.
+        accepted, refused = apply_budget(
+            released + parsed, book.exposure, self.prices, self.config.rules
+        )
+        now = [i for i in accepted if is_marketable(i, self.prices[i.symbol])]
+        for intent in (i for i in accepted if not is_marketable(i, self.prices[i.symbol])):
             if len(book.resting_limits) >= MAX_RESTING_PER_TEAM:
-                refusals.append(
-                    Rejection(
-                        book.team_id,
-                        intent.signal_index,
-                        f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})",
-                    )
-                )
+                reason = f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})"
+                refused.append(Rejection(book.team_id, intent.signal_index, reason))
             else:
                 book.resting_limits.append(intent)
-        accepted, refused = apply_budget(
-            released + now, book.exposure, self.prices, self.config.rules
-        )
-        return accepted, refusals + refused
+        return now, refusals + refused
 
     def _note_result(self, book: TeamBook, result: StrategyResult, as_of: datetime) -> None:
         """Record a fault or printed output; disable a team that keeps failing."""

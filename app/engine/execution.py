@@ -16,7 +16,7 @@ from typing import Protocol
 from app.domain.models import Fill, Order, OrderEvent, OrderStatus
 from app.domain.netting import BlockPlan, LegPlan
 from app.domain.order_ids import block_order_id, crossed_block_id
-from app.domain.settlement import BlockSettlement, OverfillError
+from app.domain.settlement import BlockSettlement, SettlementError
 from app.engine import records
 from app.engine.books import AccountBook, TeamBook
 from app.engine.ports import Broker
@@ -126,7 +126,7 @@ class Execution:
         _order, leg = block.current
         try:
             allocations = block.settlement.allocate_fill(fill, leg.leg)
-        except OverfillError as error:
+        except SettlementError as error:
             self._account_error(fill.timestamp, str(error))
             return
         block.leg_filled += fill.quantity

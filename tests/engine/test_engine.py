@@ -296,3 +296,34 @@ def test_strategies_see_read_only_windows_with_real_gaps_and_only_their_own_team
     with pytest.raises(ValueError, match="n"):
         seen[2]["api"].getLastN("AAA", -1)
     assert list(seen[2]["api"].getLastN("AAA", 10)["close"]) == [10.0, 11.0, 12.0]
+
+
+def test_an_unaffordable_limit_is_refused_when_placed_not_when_it_would_trigger(
+    write_registry, tmp_path
+):
+    registry = write_registry(
+        {
+            "alpha": (
+                "scripted.py",
+                "ScriptedStrategy",
+                {
+                    "script": {
+                        "0": {
+                            "symbol": "AAA",
+                            "action": "buy",
+                            "quantity": 500,
+                            "order_type": "limit",
+                            "limit_price": 9.0,
+                        }
+                    }
+                },
+                1000,
+            )
+        }
+    )
+    competition = run(registry, aaa_market([10.0, 9.0, 9.0]), tmp_path / "data")
+    errors = lines(tmp_path / "data", "alpha", "errors")
+    assert [e["timestamp"] for e in errors] == ["2026-03-12T14:01:00Z"]  # at placement
+    assert "insufficient cash" in errors[0]["message"]
+    assert competition.engine.books["alpha"].resting_limits == []
+    assert lines(tmp_path / "data", "alpha", "trades") == []
