@@ -98,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         problems = competition.run(ticks, on_tick=refresh)
         live.update(leaderboard_table(competition.leaderboard(), "final"))
-    console.print(f"Try: arena print-team momentum --data-dir {args.data_dir}")
+    console.print()
+    console.print(f"Next: arena print-global --data-dir {args.data_dir}")
     return 1 if problems else 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,27 +13,10 @@ DATASET = "us-minute-2026-03"
 HEADER = "timestamp,open,high,low,close,volume"
 
 
-def _find_real_data() -> Path | None:
-    """The shared data set: `<workdir>/shared/data/...` next to the repository, else the
-    path in ARENA_SHARED_DATA (the data set itself, or a folder holding it)."""
-    here = Path(__file__).resolve()
-    repo = next((p for p in here.parents if (p / "pyproject.toml").is_file()), here.parents[2])
-    candidates = [repo.parent / "shared" / "data" / DATASET]
-    if env := os.environ.get("ARENA_SHARED_DATA"):
-        base = Path(env)
-        candidates += [base, base / DATASET, base / "data" / DATASET]
-    return next((c for c in candidates if (c / "SPY.csv").is_file()), None)
-
-
 @pytest.fixture(scope="session")
-def real_data_dir() -> Path:
-    found = _find_real_data()
-    if found is None:
-        pytest.skip(
-            f"real data set {DATASET} not found next to the repository "
-            "(../shared/data/) and ARENA_SHARED_DATA is not set to it"
-        )
-    return found
+def real_data_dir(real_bars: Path) -> Path:
+    """The shared real data set (tests/conftest.py finds it or skips)."""
+    return real_bars
 
 
 @pytest.fixture(scope="session")
