@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -205,3 +206,12 @@ def test_the_demo_runs_a_short_synthetic_competition(tmp_path, capsys):
     assert "Leaderboard final" in out
     snapshots = list(read_jsonl(tmp_path / "demo" / "account" / "portfolio" / "2026-03-02.jsonl"))
     assert len(snapshots) == 30
+
+
+def test_every_ledger_line_carries_an_rfc3339_utc_timestamp(replayed: Path):
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
+    files = list(replayed.rglob("*.jsonl"))
+    assert len(files) >= 4 * 8 + 10
+    for path in files:
+        for record in read_jsonl(path):
+            assert stamp.match(record["timestamp"]), (path, record)

@@ -114,7 +114,7 @@ class Execution:
             submitted_at=now,
         )
         waiting = {t: q for t, q in block.settlement.unfilled.items() if q > 0}
-        self._ledger.journal(records.journal_submit_record(order, plan.tick, leg.leg, waiting))
+        self._ledger.journal(records.journal_submit_record(now, order, plan.tick, leg.leg, waiting))
         block.current, block.leg_filled, block.leg_notional = (order, leg), ZERO, ZERO
         self._by_order[order.client_order_id] = block
         answer = self._broker.submit(order)
@@ -152,10 +152,11 @@ class Execution:
         avg = block.leg_notional / block.leg_filled if block.leg_filled else None
         self._ledger.journal(
             records.journal_outcome_record(
+                now,
                 order.client_order_id,
                 event.status,
                 block.leg_filled,
-                None if avg is None else records._derived(avg),
+                None if avg is None else records.derived(avg),
                 event.message,
             )
         )

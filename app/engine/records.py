@@ -14,7 +14,7 @@ from app.domain.portfolio import FillEffect, Portfolio, Position
 DERIVED_QUANTUM = Decimal("0.000001")  # average costs and P&L derived by division
 
 
-def _derived(value: Decimal) -> Decimal:
+def derived(value: Decimal) -> Decimal:
     """Round a figure that came out of a division; cash and quantities stay exact."""
     return value.quantize(DERIVED_QUANTUM).normalize() if value else Decimal(0)
 
@@ -35,7 +35,7 @@ def trade_record(
         "notional": effect.notional,
         "fee": allocation.fee,
         "crossed": allocation.crossed,
-        "realized_pnl": None if effect.realized_pnl is None else _derived(effect.realized_pnl),
+        "realized_pnl": None if effect.realized_pnl is None else derived(effect.realized_pnl),
         "position_after": book.quantity(allocation.symbol),
         "cash_after": book.cash,
         "strategy_version": version,
@@ -67,8 +67,8 @@ def portfolio_record(
         "cash": book.cash,
         "market_value": market_value,
         "equity": book.cash + market_value,
-        "realized_pnl": _derived(book.realized_pnl),
-        "unrealized_pnl": _derived(book.unrealized_pnl(prices)),
+        "realized_pnl": derived(book.realized_pnl),
+        "unrealized_pnl": derived(book.unrealized_pnl(prices)),
         "fees": book.fees,
         "positions": {
             symbol: _position_record(position, prices.get(symbol))
@@ -81,10 +81,10 @@ def _position_record(position: Position, price: Decimal | None) -> dict[str, Any
     mark = price if price is not None else position.avg_cost
     return {
         "quantity": position.quantity,
-        "avg_cost": _derived(position.avg_cost),
+        "avg_cost": derived(position.avg_cost),
         "price": mark,
         "market_value": position.market_value(mark),
-        "unrealized_pnl": _derived(position.unrealized_pnl(mark)),
+        "unrealized_pnl": derived(position.unrealized_pnl(mark)),
     }
 
 
@@ -120,8 +120,11 @@ def fault_record(
     }
 
 
-def journal_submit_record(order: Order, tick: datetime, leg: str, allocations: dict) -> dict:
+def journal_submit_record(
+    moment: datetime, order: Order, tick: datetime, leg: str, allocations: dict
+) -> dict:
     return {
+        "timestamp": moment,
         "event": "submit",
         "client_order_id": order.client_order_id,
         "tick": tick,
@@ -136,9 +139,15 @@ def journal_submit_record(order: Order, tick: datetime, leg: str, allocations: d
 
 
 def journal_outcome_record(
-    client_order_id: str, status: str, filled: Decimal, avg_price: Decimal | None, message: str
+    moment: datetime,
+    client_order_id: str,
+    status: str,
+    filled: Decimal,
+    avg_price: Decimal | None,
+    message: str,
 ) -> dict[str, Any]:
     return {
+        "timestamp": moment,
         "event": "outcome",
         "client_order_id": client_order_id,
         "status": status,
