@@ -6,7 +6,7 @@ touches the books (quantities, prices of orders and fills, cash) is `Decimal`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -139,27 +139,6 @@ class Participant:
     team_id: str
     side: Side
     quantity: Decimal
-
-
-@dataclass(slots=True)
-class Block:
-    """Everything the host does on one symbol in one tick: crossing plus broker legs.
-
-    `participants` are the teams in the block; `crossed` is the quantity matched
-    between buyers and sellers inside the host; `orders` are the legs sent to the
-    broker for the residual (at most one per leg).
-    """
-
-    tick: datetime
-    symbol: str
-    participants: list[Participant]
-    crossed: Decimal
-    reference_price: Decimal
-    orders: list[Order] = field(default_factory=list)
-
-    @property
-    def team_ids(self) -> list[str]:
-        return sorted({p.team_id for p in self.participants})
 
 
 @dataclass(frozen=True, slots=True)

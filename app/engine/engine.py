@@ -24,7 +24,14 @@ from app.engine import records
 from app.engine.books import AccountBook, TeamBook
 from app.engine.execution import Execution
 from app.engine.leaderboard import assign_ranks
-from app.engine.ports import Broker, MarketData, StrategyResult, StrategyRunner, TeamCall
+from app.engine.ports import (
+    Broker,
+    Ledger,
+    MarketData,
+    StrategyResult,
+    StrategyRunner,
+    TeamCall,
+)
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
@@ -34,16 +41,6 @@ ACCOUNT_OWNER = "account"
 
 def session_day(minute: datetime) -> date:
     return minute.astimezone(NEW_YORK).date()
-
-
-class Ledger(Protocol):
-    def trade(self, owner: str | None, record: dict) -> None: ...
-    def portfolio(self, owner: str | None, day: date, record: dict) -> None: ...
-    def metrics(self, owner: str | None, record: dict) -> None: ...
-    def error(self, owner: str | None, record: dict) -> None: ...
-    def journal(self, record: dict) -> None: ...
-    def end_tick(self) -> None: ...
-    def close(self) -> None: ...
 
 
 class BarHistory(Protocol):

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from app.domain.models import Fill, Order, OrderEvent, OrderStatus
 from app.domain.netting import BlockPlan, LegPlan
@@ -19,16 +18,10 @@ from app.domain.order_ids import block_order_id, crossed_block_id
 from app.domain.settlement import BlockSettlement, SettlementError
 from app.engine import records
 from app.engine.books import AccountBook, TeamBook
-from app.engine.ports import Broker
+from app.engine.ports import Broker, Ledger
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-
-
-class LedgerSink(Protocol):
-    def trade(self, owner: str | None, record: dict) -> None: ...
-    def error(self, owner: str | None, record: dict) -> None: ...
-    def journal(self, record: dict) -> None: ...
 
 
 @dataclass(slots=True)
@@ -52,7 +45,7 @@ class Execution:
         books: dict[str, TeamBook],
         account: AccountBook,
         broker: Broker,
-        ledger: LedgerSink,
+        ledger: Ledger,
         quantum: Decimal,
     ) -> None:
         self._books = books
