@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version'
+	@ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || (apt-get update -qq && apt-get install -y -qq libseccomp2) \
+		|| echo "WARNING: libseccomp2 is missing: sandbox workers will run without seccomp (see arena doctor)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 from datetime import date
 from pathlib import Path
 
@@ -21,13 +22,22 @@ from app.cli_commands import (
     cmd_run,
     cmd_teams_list,
 )
+from app.cli_sandbox import cmd_doctor, cmd_strategy_check, cmd_strategy_test
 from app.competition import DataDirError
 from app.ledger.jsonl import LedgerCorruptError
 from app.market.replay import ReplayDataError
 from app.registry import RegistryError
+from app.strategies.sources import StrategySourceError
 from app.settings import ArenaSettings
 
-USER_ERRORS = (RegistryError, ReplayDataError, DataDirError, LedgerCorruptError, ValueError)
+USER_ERRORS = (
+    RegistryError,
+    ReplayDataError,
+    DataDirError,
+    LedgerCorruptError,
+    StrategySourceError,
+    ValueError,
+)
 
 
 def _day(text: str) -> date:
@@ -97,12 +107,37 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     overall.add_argument("--data-dir", type=Path, default=settings.data_dir)
     overall.add_argument("--registry", type=Path, default=settings.registry)
 
+    add_sandbox_commands(commands, add)
+
     teams = commands.add_parser("teams", help="the team registry")
     team_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="COMMAND")
     listing = team_commands.add_parser("list", help="list the registered teams")
     listing.set_defaults(handler=cmd_teams_list)
     listing.add_argument("--registry", type=Path, default=settings.registry)
     return parser
+
+
+def add_sandbox_commands(commands: Any, add: Callable) -> None:
+    strategy = commands.add_parser("strategy", help="check or try a team's strategy")
+    actions = strategy.add_subparsers(dest="strategy_command", required=True, metavar="COMMAND")
+    check = actions.add_parser("check", help="static checks; exit 1 listing every problem")
+    check.set_defaults(handler=cmd_strategy_check)
+    check.add_argument("path", type=Path, help="a .py file or a directory of them")
+    check.add_argument("--entry-point", help="the strategy class (default: the one found)")
+    check.add_argument("--block", action="append", help="a module to refuse (repeatable)")
+    test = actions.add_parser("test", help="run it in the real sandbox over replayed bars")
+    test.set_defaults(handler=cmd_strategy_test)
+    test.add_argument("path", type=Path)
+    test.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
+    test.add_argument("--minutes", type=int, default=60)
+    test.add_argument("--entry-point")
+    test.add_argument("--params", help="JSON object handed to __init__")
+    test.add_argument("--cash", type=float, default=100_000)
+    test.add_argument("--symbols", type=_symbols)
+    test.add_argument("--start", type=_day)
+    test.add_argument("--end", type=_day)
+    test.add_argument("--json", action="store_true", help="one JSON object per minute")
+    add("doctor", cmd_doctor, "which sandbox isolation layers are active on this machine")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,9 @@ from app.market.history import HistoryAPI
 from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.registry import Registry
-from app.strategies.inprocess import InProcessRunner
+from app.strategies.sources import read_strategy_files, version_of
+from sandbox.policy import ImportPolicy
+from sandbox.supervisor import SandboxRunner, SandboxSettings, TeamCode
 
 log = logging.getLogger(__name__)
 RUN_OUTPUTS = ("team", "account", "orders", "bars")  # what a run writes; strategies/ stays
@@ -61,6 +63,7 @@ class Competition:
     engine: Engine
     ledger: LedgerWriter
     lake: BarLake
+    load_outcomes: dict
 
     def run(
         self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None = None
@@ -85,6 +88,15 @@ class Competition:
         fold_all(self.data_dir, day)
 
 
+def sandbox_settings(registry: Registry) -> SandboxSettings:
+    config = registry.competition.sandbox
+    return SandboxSettings(
+        budget_seconds=config.budget_seconds,
+        memory_bytes=config.memory_mb * 1024 * 1024,
+        policy=ImportPolicy(blocked=frozenset(config.blocked_imports)),
+    )
+
+
 def build_competition(
     registry: Registry,
     market: MarketData,
@@ -92,17 +104,30 @@ def build_competition(
     broker: Broker | None = None,
     durability: Durability = "tick",
 ) -> Competition:
+    """Every enabled team's strategy loaded into its own sandboxed worker, ready to tick."""
     store = BarStore()
-    runner = InProcessRunner(api=HistoryAPI(store))
-    books: dict[str, TeamBook] = {}
+    runner = SandboxRunner(sandbox_settings(registry), history=HistoryAPI(store))
+    codes = {}
     for team in registry.enabled_teams:
-        version = "registry"
-        runner.load(team.team_id, team.strategy, team.entry_point, team.params, version)
-        books[team.team_id] = TeamBook.opening(team.team_id, team.name, team.initial_cash, version)
+        files = read_strategy_files(team.strategy)
+        codes[team.team_id] = TeamCode(
+            files, team.entry_point, dict(team.params), version_of(files)
+        )
+    outcomes = runner.load_many(codes)
+    for team_id, outcome in outcomes.items():
+        if not outcome.ok:
+            log.warning(
+                "team %s: strategy did not load (%s): %s", team_id, outcome.kind, outcome.error
+            )
+    books = {
+        t.team_id: TeamBook.opening(t.team_id, t.name, t.initial_cash, codes[t.team_id].version)
+        for t in registry.enabled_teams
+    }
     config = registry.competition
     engine_config = EngineConfig(
         rules=config.rules.trading_rules(),
         window_minutes=config.window_minutes,
+        max_consecutive_faults=config.sandbox.max_consecutive_faults,
         params={t.team_id: t.params for t in registry.enabled_teams},
     )
     ledger = LedgerWriter(data_dir, durability)
@@ -116,7 +141,7 @@ def build_competition(
         _LakeFeed(store, lake),
         engine_config,
     )
-    competition = Competition(registry, data_dir, engine, ledger, lake)
+    competition = Competition(registry, data_dir, engine, ledger, lake, outcomes)
     engine.set_day_end_hook(competition.end_of_day)
     return competition
 

@@ -44,10 +44,20 @@ class BrokerConfig(_Strict):
     max_participation: Annotated[Decimal | None, Field(gt=0, le=1)] = None
 
 
+class SandboxConfig(_Strict):
+    """How strategies run: the per-call budget, memory, faults tolerated, imports refused."""
+
+    budget_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    memory_mb: Annotated[int, Field(ge=256, le=16384)] = 1024
+    max_consecutive_faults: Annotated[int, Field(ge=1, le=1000)] = 5
+    blocked_imports: list[str] = []
+
+
 class CompetitionConfig(_Strict):
     name: str = "Strategy Arena"
     rules: RulesConfig = RulesConfig()
     broker: BrokerConfig = BrokerConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     window_minutes: Annotated[int, Field(ge=1, le=5000)] = 390
 
 

@@ -192,6 +192,8 @@ class Engine:
                     as_of, book.team_id, "output", "", result.printed, book.version
                 ),
             )
+        if result.skipped:
+            return  # its worker is restarting after a fault: no call was made
         if result.error is None:
             book.consecutive_faults = 0
             return

@@ -62,6 +62,7 @@ class StrategyResult:
     printed: str = ""
     duration_ms: float = 0.0
     version: str = ""
+    skipped: bool = False  # restarting after a fault: neither a fault nor a good minute
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,67 @@
+"""`team["api"]` inside a worker: history requests go to the host over the channel.
+
+The worker never opens files; the host answers from its bar store, which holds only
+bars up to the current tick, so there is no look-ahead.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import numpy as np
+
+from sandbox.protocol import receive, send
+
+METHODS = ("getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti")
+
+
+class HistoryError(ValueError):
+    """The host refused a history request (bad argument, too large)."""
+
+
+def _columns(data: dict[str, list]) -> dict[str, np.ndarray]:
+    arrays = {}
+    for field, values in data.items():
+        dtype = "datetime64[s]" if field == "timestamp" else np.float64
+        array = np.array(values, dtype=dtype)
+        array.flags.writeable = False
+        arrays[field] = array
+    return arrays
+
+
+class HistoryClient:
+    """Read-only history; every method costs a round trip to the host within the budget."""
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def _ask(self, method: str, args: list[Any]) -> Any:
+        send(self._sock, {"op": "api", "method": method, "args": args})
+        answer, _fds = receive(self._sock)
+        if answer.get("error"):
+            raise HistoryError(answer["error"])
+        return answer["data"]
+
+    def getLastN(self, symbol: str, n: int) -> dict[str, np.ndarray]:  # noqa: N802
+        return _columns(self._ask("getLastN", [symbol, n]))
+
+    def getDay(self, symbol: str, day: str) -> dict[str, np.ndarray]:  # noqa: N802
+        return _columns(self._ask("getDay", [symbol, str(day)]))
+
+    def getRange(self, symbol: str, start: str, end: str) -> dict[str, np.ndarray]:  # noqa: N802
+        return _columns(self._ask("getRange", [symbol, str(start), str(end)]))
+
+    def getLastNMulti(self, symbols: list[str], n: int) -> dict[str, dict]:  # noqa: N802
+        data = self._ask("getLastNMulti", [list(symbols), n])
+        return {s: _columns(c) for s, c in data.items()}
+
+    def getDayMulti(self, symbols: list[str], day: str) -> dict[str, dict]:  # noqa: N802
+        data = self._ask("getDayMulti", [list(symbols), str(day)])
+        return {s: _columns(c) for s, c in data.items()}
+
+    def getRangeMulti(self, symbols: list[str], start: str, end: str) -> dict[str, dict]:  # noqa: N802
+        data = self._ask("getRangeMulti", [list(symbols), str(start), str(end)])
+        return {s: _columns(c) for s, c in data.items()}

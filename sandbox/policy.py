@@ -1,0 +1,349 @@
+"""What strategy code may say and reach: the import policy, denied attributes, the language.
+
+- Modules: an allowlist of top-level modules (submodules follow them), a built-in denylist
+  that wins over everything (modules that reach the operating system or run code, even
+  as submodules of an allowed library) and the organisers' per-competition blacklist,
+  which wins over the allowlist.
+- Attributes: names that read or write files, unpickle, evaluate strings or reach raw
+  memory, refused on every object that is not the strategy's own.
+- Language: `StrategyPolicy`, the RestrictedPython transformer ("policy" in its terms).
+Imports none of the libraries it names.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from RestrictedPython import RestrictingNodeTransformer
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, copy_locations
+
+DEFAULT_ALLOWED: frozenset[str] = frozenset(
+    {
+        "math", "statistics", "collections", "itertools", "functools", "datetime",
+        "dataclasses", "typing", "decimal", "fractions", "heapq", "bisect", "random",
+        "operator", "numbers", "enum", "re", "string", "copy", "numpy", "pandas",
+    }
+)  # fmt: skip
+
+# Refused wherever they appear as a component of a module name (`os`, `numpy.core.os`,
+# `pandas.io`), even if an organiser lists them in `allowed`: each reaches the operating
+# system, the interpreter's internals or code execution.
+FORBIDDEN_MODULE_NAMES: frozenset[str] = frozenset(
+    {
+        "os", "posix", "nt", "sys", "subprocess", "ctypes", "socket", "importlib",
+        "builtins", "gc", "inspect", "pickle", "marshal", "shutil", "pathlib", "io",
+        "tempfile", "threading", "multiprocessing", "signal", "resource", "mmap",
+    }
+)  # fmt: skip
+
+# Submodules refused although their library is allowed, with the reason a team reads.
+DENIED_SUBMODULES: dict[str, str] = {
+    "numpy.f2py": "it compiles and runs Fortran/C code and starts processes",
+    "numpy.ctypeslib": "it loads shared libraries and reads raw memory",
+    "numpy.distutils": "it builds extensions and starts processes",
+    "numpy.testing": "its helpers start processes and touch files",
+    "numpy.lib.format": "it reads and writes .npy files, including pickled objects",
+    "numpy.lib.npyio": "it loads and saves files (load, save, loadtxt, genfromtxt)",
+    "numpy.core": "it is the deprecated alias of NumPy's private internals",
+    "pandas.compat": "it re-exports the interpreter's internals (sys, os)",
+    "pandas.io": "it reads and writes files, pickles and databases",
+    "pandas.util": "its helpers are internal and reach the interpreter",
+    "pandas.testing": "its helpers are meant for test suites, not strategies",
+    "pandas._testing": "its helpers touch files and the interpreter",
+    "pandas.plotting": "it imports plotting back-ends by name",
+    "pandas.core.computation": "it evaluates expression strings (pandas.eval, query)",
+}
+
+# `from __future__ import annotations` is a compiler directive: always allowed.
+FUTURE = "__future__"
+
+# What the warm parent imports before forking workers, so that no strategy import (nor
+# a library's lazy import on first use) ever reaches the disk in a worker. Measured with
+# numpy 2.4 / pandas 3.1: rolling, ewm, groupby, resample, to_datetime and time zones
+# are imported with pandas itself; what stays lazy is listed explicitly below.
+DEFAULT_PRELOAD: tuple[str, ...] = (
+    *sorted(DEFAULT_ALLOWED),
+    FUTURE,
+    "collections.abc",
+    # numpy submodules loaded lazily through numpy.__getattr__ on first attribute use
+    "numpy.linalg", "numpy.random", "numpy.fft", "numpy.polynomial", "numpy.ma",
+    "numpy.lib.stride_tricks", "numpy.lib.scimath", "numpy.strings",
+    "numpy.char", "numpy.rec", "numpy.dtypes", "numpy.exceptions",
+    # pandas: public namespaces strategies import, then modules pandas imports on
+    # first use of repr()/print(df), to_dict() and crosstab/stack
+    "pandas.api", "pandas.api.types", "pandas.tseries.offsets", "pandas.errors",
+    "pandas.io.formats.string", "pandas.core.methods.to_dict", "pandas.core.reshape.reshape",
+    # pandas 3 strings are pyarrow-backed: building a frame imports its pandas bridge
+    "pyarrow", "pyarrow.pandas_compat", "pyarrow.vendored.version",
+)  # fmt: skip
+
+
+_FILES = "it reads or writes files"
+_PICKLE = "it unpickles data, which runs code"
+_CODE = "it evaluates code or expression strings outside the sandbox's guards"
+_MEMORY = "it reaches raw memory"
+
+# Refused on every object that is not the strategy's own, whatever library it comes from.
+DENIED_ATTRIBUTES: dict[str, str] = {
+    **dict.fromkeys(
+        ["load", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt",
+         "fromfile", "fromregex", "tofile", "memmap", "open_memmap", "DataSource",
+         "ExcelWriter", "ExcelFile", "HDFStore"],
+        _FILES,
+    ),
+    **dict.fromkeys(["loads", "dump", "dumps"], _PICKLE),
+    # query/eval parse strings with pandas' own evaluator (no underscore rule); style
+    # renders Jinja templates; get_type_hints/singledispatch eval string annotations.
+    **dict.fromkeys(
+        ["eval", "query", "style", "get_type_hints", "singledispatch", "singledispatchmethod"],
+        _CODE,
+    ),
+    **dict.fromkeys(["attrgetter", "methodcaller"], "it looks attributes up outside the guards"),
+    **dict.fromkeys(
+        ["ctypes", "ctypeslib", "cffi", "capsule", "frombuffer", "from_dlpack", "as_strided",
+         "add_docstring", "add_newdoc"],
+        _MEMORY,
+    ),
+    # Arrays that are not views of a read-only mapping can be made writable again.
+    **dict.fromkeys(["setflags", "base"], "it can make the shared, read-only bars writable"),
+    **dict.fromkeys(
+        ["set_option", "reset_option", "option_context", "options", "plot", "hist", "boxplot"],
+        "it changes library-wide settings or imports plotting back-ends by name",
+    ),
+    **dict.fromkeys(
+        ["make_dataclass", "mro", "update_wrapper", "wraps"],
+        "it builds, inspects or rewrites classes and functions outside the class statement",
+    ),
+    **dict.fromkeys(
+        ["test", "info", "show_config", "show_runtime", "show_versions"],
+        "it reads the installation, runs test suites or prints past print()",
+    ),
+}  # fmt: skip
+DENIED_PREFIXES: dict[str, str] = {
+    "read_": _FILES,
+    "to_": "it writes files or hands data to other libraries",
+    "register_": "it changes library classes for the whole process",
+}
+# `to_*` conversions that return values and never take a path.
+SAFE_CONVERSIONS: frozenset[str] = frozenset(
+    {
+        "to_bytes", "to_datetime", "to_datetime64", "to_dict", "to_eng_string", "to_frame",
+        "to_flat_index", "to_integral", "to_integral_exact", "to_integral_value",
+        "to_julian_date", "to_list", "to_numeric", "to_numpy", "to_offset", "to_period",
+        "to_pydatetime", "to_pytimedelta", "to_records", "to_series", "to_timedelta",
+        "to_timedelta64", "to_timestamp", "to_tuples",
+    }
+)  # fmt: skip
+
+# Names the generated code uses; a team's `_name` must never shadow them.
+_RESERVED_NAME = re.compile(r"_print|_tmp\d*|.*_")
+# Dunder methods a strategy's classes may define besides RestrictedPython's own few.
+_EXTRA_METHODS = frozenset(
+    {"__repr__", "__str__", "__len__", "__iter__", "__getitem__", "__hash__", "__bool__",
+     "__post_init__"}
+)  # fmt: skip
+
+
+def is_private_name(name: str) -> bool:
+    """`_helper`: a single leading underscore, not a dunder (strategies may use these)."""
+    return len(name) > 1 and name[0] == "_" and name[1] != "_"
+
+
+def attribute_refusal(name: str) -> str | None:
+    """Why attribute `name` is refused on objects that are not the strategy's, or None."""
+    if name in DENIED_ATTRIBUTES:
+        return DENIED_ATTRIBUTES[name]
+    if name in SAFE_CONVERSIONS:
+        return None
+    return next((why for prefix, why in DENIED_PREFIXES.items() if name.startswith(prefix)), None)
+
+
+def _prefixes(module_name: str) -> list[str]:
+    """`a.b.c` -> [`a`, `a.b`, `a.b.c`]."""
+    parts = module_name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    """The allowlist and the organisers' blacklist; the blacklist wins."""
+
+    allowed: frozenset[str] = DEFAULT_ALLOWED
+    blocked: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of names (e.g. lists from a YAML file) but store frozensets.
+        object.__setattr__(self, "allowed", frozenset(self.allowed))
+        object.__setattr__(self, "blocked", frozenset(self.blocked))
+
+    def refusal(self, module_name: str) -> str | None:
+        """Why `module_name` may not be used, or None when it may."""
+        if module_name.partition(".")[0] == FUTURE:
+            return None
+        parts = module_name.split(".")
+        if not module_name or not all(part.isidentifier() for part in parts):
+            return f"{module_name!r} is not a module name"
+        for prefix in _prefixes(module_name):
+            if prefix in self.blocked:
+                return f"{prefix} is blocked by the organisers of this competition"
+            if prefix in DENIED_SUBMODULES:
+                return f"{prefix} is refused: {DENIED_SUBMODULES[prefix]}"
+        for part in parts:
+            if part in FORBIDDEN_MODULE_NAMES:
+                what = "it" if part == module_name else part
+                return (
+                    f"{module_name} is never available to strategies: {what} reaches "
+                    "the operating system or the interpreter's internals"
+                )
+        private = next((p for p in parts if p.startswith("_")), None)
+        if private is not None:
+            return f"{module_name} is refused: {private} is a private module"
+        if not any(prefix in self.allowed for prefix in _prefixes(module_name)):
+            return (
+                f"{module_name} is not on this competition's allowlist "
+                f"(allowed: {', '.join(sorted(self.allowed))})"
+            )
+        return None
+
+    def is_allowed(self, module_name: str) -> bool:
+        """True when strategies may import `module_name`."""
+        return self.refusal(module_name) is None
+
+    def import_problems(
+        self, tree: ast.AST, own_modules: Collection[str]
+    ) -> Iterator[tuple[int, str]]:
+        """(line, why) for every import statement in `tree` (functions too) refused here."""
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    binds = alias.name if alias.asname else alias.name.partition(".")[0]
+                    for name in dict.fromkeys([alias.name, binds]):  # `import a.b` binds a
+                        if (why := self._module_problem(name, own_modules)) is not None:
+                            yield node.lineno, why
+            elif isinstance(node, ast.ImportFrom):
+                for why in self._import_from_problems(node, own_modules):
+                    yield node.lineno, why
+
+    def _module_problem(self, name: str, own_modules: Collection[str]) -> str | None:
+        top = name.partition(".")[0]
+        if top in own_modules:
+            return None if top == name else f"{name}: the strategy's own modules have no submodules"
+        reason = self.refusal(name)
+        if reason is None:
+            return None
+        # A name nobody knows is most likely a module of the team's that was not uploaded.
+        unknown = top not in sys.stdlib_module_names and top not in self.allowed | self.blocked
+        missing = f"; nor is there a {top}.py in the upload" if unknown else ""
+        return f"import of {name} refused: {reason}{missing}"
+
+    def _import_from_problems(
+        self, node: ast.ImportFrom, own_modules: Collection[str]
+    ) -> Iterator[str]:
+        names = [alias.name for alias in node.names if alias.name != "*"]  # `*`: see compiler
+        module = node.module or ""
+        if node.level > 1:
+            yield "relative imports reach only the strategy's own modules (one dot)"
+        elif node.level == 1:
+            for name in [module] if module else names:
+                if name not in own_modules:
+                    yield f"there is no {name}.py in the upload"
+        elif (why := self._module_problem(module, own_modules)) is not None:
+            yield why
+        elif module.partition(".")[0] not in own_modules:
+            for name in names:  # `from m import x` reads m.x: the attribute rules apply
+                why = "it is private" if name.startswith("_") else attribute_refusal(name)
+                if (why := why or self.refusal(f"{module}.{name}")) is not None:
+                    yield f"from {module} import {name} refused: {why}"
+
+
+class StrategyPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's transformer, relaxed where strategies need it and no guard is lost.
+
+    - `_helper` names and `self._state` attributes (single underscore): the runtime guard
+      lets them reach only the strategy's own objects; dunders stay refused.
+    - `super().__init__(...)`.
+    - `x: int = 0` (dataclasses) and `self.n += 1` / `d[k] += 1`, rewritten through the
+      same `_getattr_`/`_getitem_`/`_write_`/`_inplacevar_` guards.
+    """
+
+    def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
+        if name is not None and is_private_name(name) and not _RESERVED_NAME.fullmatch(name):
+            return
+        extra = allow_magic_methods and name in _EXTRA_METHODS and node.col_offset != 0
+        if not extra:
+            super().check_name(node, name, allow_magic_methods)
+
+    def _check_attribute(self, node: ast.Attribute) -> None:
+        attr = node.attr
+        super_init = (
+            attr == "__init__"
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "super"
+        )
+        if attr.startswith("_") and attr != "_" and not is_private_name(attr) and not super_init:
+            self.error(node, f'"{attr}" is an invalid attribute name because it starts with "_".')
+        if attr.endswith("__roles__"):
+            self.error(
+                node, f'"{attr}" is an invalid attribute name because it ends with "__roles__".'
+            )
+        if attr in INSPECT_ATTRIBUTES:
+            self.error(
+                node,
+                f'"{attr}" is a restricted name, that is forbidden to access in RestrictedPython.',
+            )
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:  # noqa: N802
+        self._check_attribute(node)
+        node = self.node_contents_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            return _located(_call("_getattr_", node.value, ast.Constant(node.attr)), node)
+        node.value = _located(_call("_write_", node.value), node.value)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:  # noqa: N802
+        return self.node_contents_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:  # noqa: N802
+        target = node.target
+        if isinstance(target, ast.Name):
+            return super().visit_AugAssign(node)
+        op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
+        value = self.visit(node.value)
+        obj, obj_tmp = self.visit(target.value), self.gen_tmp_name()
+        setup = [ast.Assign([ast.Name(obj_tmp, ast.Store())], obj)]
+        holder = _call("_write_", ast.Name(obj_tmp, ast.Load()))
+        if isinstance(target, ast.Attribute):
+            self._check_attribute(target)
+            current = _call("_getattr_", ast.Name(obj_tmp, ast.Load()), ast.Constant(target.attr))
+            store: ast.expr = ast.Attribute(holder, target.attr, ast.Store())
+        else:
+            key_tmp = self.gen_tmp_name()
+            setup.append(ast.Assign([ast.Name(key_tmp, ast.Store())], self.visit(target.slice)))
+            key = ast.Name(key_tmp, ast.Load())
+            current = _call("_getitem_", ast.Name(obj_tmp, ast.Load()), key)
+            store = ast.Subscript(holder, ast.Name(key_tmp, ast.Load()), ast.Store())
+        update = ast.Assign([store], _call("_inplacevar_", op, current, value))
+        temps = [ast.Name(n.targets[0].id, ast.Del()) for n in setup]  # type: ignore[attr-defined]
+        # Temporaries are deleted afterwards, as RestrictedPython does for its own.
+        block = ast.Try(
+            body=[*setup, update], handlers=[], orelse=[], finalbody=[ast.Delete(temps)]
+        )
+        return _located(block, node)
+
+
+def _call(func: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(func, ast.Load()), list(args), [])
+
+
+def _located(new: Any, old: ast.AST) -> Any:
+    """Give generated nodes the position of the node they replace."""
+    for child in ast.walk(new):
+        if "lineno" in child._attributes and not hasattr(child, "lineno"):
+            copy_locations(child, old)
+    return new

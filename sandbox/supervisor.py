@@ -1,0 +1,324 @@
+"""The host's side of the sandbox: one worker per team, a deadline per call, SIGKILL on overrun.
+
+`SandboxRunner` implements the engine's StrategyRunner port. Each tick it publishes the
+bar window once, sends every worker a small header, answers their history requests,
+and collects results until the budget runs out; a worker still busy then is killed and
+respawned, and its team gets a timeout for that minute. Other teams never wait longer
+than the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.engine.ports import StrategyResult, TeamCall
+from sandbox.policy import ImportPolicy
+from sandbox.protocol import FrameReader, ProtocolError, send
+from sandbox.window import publish_window
+from sandbox.wire import from_wire
+from sandbox.zygote_handle import WorkerSpawnError, ZygoteHandle
+
+log = logging.getLogger(__name__)
+READ_SIZE = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    budget_seconds: float = 5.0
+    memory_bytes: int = 1 << 30
+    uid_base: int = 20_000
+    policy: ImportPolicy = field(default_factory=ImportPolicy)
+
+
+@dataclass(slots=True)
+class TeamCode:
+    """What a worker needs to (re)load a team's strategy."""
+
+    files: dict[str, str]
+    entry_point: str
+    params: dict[str, Any]
+    version: str
+
+
+@dataclass(slots=True)
+class Worker:
+    team_id: str
+    pid: int
+    sock: Any
+    code: TeamCode
+    layers: list[dict[str, Any]]
+    reader: FrameReader = field(default_factory=FrameReader)
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.sock.close()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOutcome:
+    ok: bool
+    kind: str = ""
+    error: str = ""
+    layers: tuple[dict[str, Any], ...] = ()
+
+
+class SandboxRunner:
+    def __init__(self, settings: SandboxSettings | None = None, history: Any = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self.history = history
+        self.zygote = ZygoteHandle()
+        self.workers: dict[str, Worker] = {}
+        self.code: dict[str, TeamCode] = {}
+        self._uids: dict[str, int] = {}
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self, team_id: str, code: TeamCode) -> LoadOutcome:
+        """Start a worker with this code (module code and __init__ within the budget)."""
+        return self.load_many({team_id: code})[team_id]
+
+    def load_many(self, codes: Mapping[str, TeamCode]) -> dict[str, LoadOutcome]:
+        """Start many workers at once; each must load within the budget."""
+        started = {team: self._begin(team, code) for team, code in codes.items()}
+        workers = {w.sock: w for w in started.values() if isinstance(w, Worker)}
+        replies = self._collect(workers, time.monotonic() + self.settings.budget_seconds)
+        outcomes: dict[str, LoadOutcome] = {}
+        for team, begun in started.items():
+            self.code[team] = codes[team]
+            old = self.workers.pop(team, None)
+            if old is not None:
+                old.kill()
+            outcome = begun if isinstance(begun, LoadOutcome) else self._loaded(begun, replies)
+            if outcome.ok and isinstance(begun, Worker):
+                self.workers[team] = begun
+            outcomes[team] = outcome
+        return outcomes
+
+    def swap(
+        self,
+        team_id: str,
+        code: TeamCode,
+        smoke: tuple[datetime, Mapping[str, Any], Mapping[str, float], TeamCall],
+    ) -> LoadOutcome:
+        """Hot swap: the new version must load and pass one call on recent bars first."""
+        begun = self._begin(team_id, code)
+        if isinstance(begun, LoadOutcome):
+            return begun
+        deadline = time.monotonic() + self.settings.budget_seconds
+        outcome = self._loaded(begun, self._collect({begun.sock: begun}, deadline))
+        if not outcome.ok:
+            return outcome
+        tick, window, prices, call = smoke
+        result = self._run([begun], tick, window, prices, [call])[team_id]
+        if result.error:
+            begun.kill()
+            return LoadOutcome(False, f"smoke-{result.error_kind}", result.error, outcome.layers)
+        old = self.workers.pop(team_id, None)
+        if old is not None:
+            old.kill()
+        self.workers[team_id] = begun
+        self.code[team_id] = code
+        return outcome
+
+    def _begin(self, team_id: str, code: TeamCode) -> Worker | LoadOutcome:
+        """Fork a worker and send it the code; its answer is collected by the caller."""
+        uid = self._uids.setdefault(team_id, self.settings.uid_base + len(self._uids))
+        config = {"uid": uid, "gid": uid, "memory_bytes": self.settings.memory_bytes}
+        try:
+            pid, sock = self.zygote.spawn(config)
+        except WorkerSpawnError as error:
+            return LoadOutcome(False, "crash", str(error))
+        worker = Worker(team_id, pid, sock, code, [])
+        policy = self.settings.policy
+        send(sock, {
+            "op": "load", "files": code.files, "entry_point": code.entry_point,
+            "params": code.params,
+            "policy": {"allowed": sorted(policy.allowed), "blocked": sorted(policy.blocked)},
+        })  # fmt: skip
+        return worker
+
+    def _loaded(self, worker: Worker, replies: Mapping[str, dict]) -> LoadOutcome:
+        reply = replies.get(worker.team_id)
+        layers = tuple(worker.layers)
+        if reply is None:
+            worker.kill()
+            return LoadOutcome(False, "timeout", self._overran("loading the strategy"), layers)
+        if reply.get("op") == "lost" or reply.get("error"):
+            worker.kill()
+            return LoadOutcome(False, reply.get("kind", "crash"), reply["error"], layers)
+        return LoadOutcome(True, layers=layers)
+
+    # -- ticks ---------------------------------------------------------------------------
+
+    def run_tick(
+        self,
+        tick: datetime,
+        window: Mapping[str, Mapping[str, Any]],
+        current_prices: Mapping[str, float],
+        calls: list[TeamCall],
+    ) -> dict[str, StrategyResult]:
+        """Call every live worker; restart killed ones alongside, within the same budget."""
+        results: dict[str, StrategyResult] = {}
+        live: list[Worker] = []
+        restarting: dict[str, Worker] = {}
+        for call in calls:
+            team = call.team_id
+            if team in self.workers:
+                live.append(self.workers[team])
+            elif team not in self.code:
+                results[team] = StrategyResult(team, error="no strategy loaded", error_kind="load")
+            else:
+                begun = self._begin(team, self.code[team])
+                if isinstance(begun, Worker):
+                    restarting[team] = begun
+                else:
+                    results[team] = self._restart_failed(team, begun)
+        results.update(self._run(live, tick, window, current_prices, calls, restarting))
+        return results
+
+    def _restart_failed(self, team: str, outcome: LoadOutcome) -> StrategyResult:
+        return StrategyResult(
+            team, error=f"restarting the strategy failed: {outcome.error}",
+            error_kind=outcome.kind or "load", version=self.code[team].version,
+        )  # fmt: skip
+
+    def _run(
+        self,
+        workers: list[Worker],
+        tick: datetime,
+        window: Mapping[str, Mapping[str, Any]],
+        prices: Mapping[str, float],
+        calls: list[TeamCall],
+        restarting: Mapping[str, Worker] | None = None,
+    ) -> dict[str, StrategyResult]:
+        headers = {c.team_id: c.header for c in calls}
+        started = time.monotonic()
+        deadline = started + self.settings.budget_seconds
+        waiting: dict[Any, Worker] = {w.sock: w for w in (restarting or {}).values()}
+        results: dict[str, StrategyResult] = {}
+        fd = publish_window(window) if workers else -1
+        try:
+            for worker in workers:
+                message = {"op": "call", "tick": tick.isoformat(), "header": headers[worker.team_id],
+                           "prices": dict(prices)}  # fmt: skip
+                try:
+                    send(worker.sock, message, fds=(fd,))
+                    waiting[worker.sock] = worker
+                except OSError:
+                    results[worker.team_id] = self._lost(worker, "the worker died")
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        replies = self._collect(waiting, deadline)
+        elapsed = (time.monotonic() - started) * 1000
+        for team, worker in (restarting or {}).items():
+            outcome = self._loaded(worker, replies)
+            if outcome.ok:
+                self.workers[team] = worker
+                results[team] = StrategyResult(team, skipped=True, version=worker.code.version)
+            else:
+                results[team] = self._restart_failed(team, outcome)
+        for worker in workers:
+            if worker.team_id not in results:
+                results[worker.team_id] = self._result(worker, replies.get(worker.team_id), elapsed)
+        return results
+
+    def _result(
+        self, worker: Worker, reply: dict[str, Any] | None, elapsed: float
+    ) -> StrategyResult:
+        team = worker.team_id
+        version = worker.code.version
+        if reply is None:
+            self._drop(worker)
+            return StrategyResult(team, error=self._overran("generate_signal"), error_kind="timeout",
+                                  duration_ms=elapsed, version=version)  # fmt: skip
+        if reply.get("op") == "lost":
+            self._drop(worker)
+            return StrategyResult(team, error=reply["error"], error_kind="crash", version=version)
+        return StrategyResult(
+            team,
+            output=from_wire(reply.get("output")),
+            error=reply.get("error"),
+            error_kind=reply.get("kind") if reply.get("error") else None,
+            printed=str(reply.get("printed") or ""),
+            duration_ms=float(reply.get("cpu_ms") or 0.0),
+            version=version,
+        )
+
+    def _collect(self, waiting: Mapping[Any, Worker], deadline: float) -> dict[str, dict]:
+        """Read replies until every worker answered or the deadline passed."""
+        replies: dict[str, dict] = {}
+        pending = dict(waiting)
+        with selectors.DefaultSelector() as selector:
+            for sock in pending:
+                selector.register(sock, selectors.EVENT_READ)
+            while pending:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                for key, _ in selector.select(timeout):
+                    worker = pending[key.fileobj]
+                    reply = self._read(worker)
+                    if reply is not None:
+                        replies[worker.team_id] = reply
+                        selector.unregister(key.fileobj)
+                        del pending[key.fileobj]
+        return replies
+
+    def _read(self, worker: Worker) -> dict[str, Any] | None:
+        """Handle what a worker sent: its final reply, or None while it is still working."""
+        try:
+            data = worker.sock.recv(READ_SIZE)
+            if not data:
+                return {"op": "lost", "error": "the worker died (crash, or killed by a limit)"}
+            for message in worker.reader.feed(data):
+                if message.get("op") == "api":
+                    send(worker.sock, self._answer_history(message))
+                elif message.get("op") == "ready":
+                    worker.layers = list(message.get("layers") or [])
+                else:
+                    return message
+        except ProtocolError as error:
+            return {"op": "lost", "error": f"the worker broke the protocol: {error}"}
+        except OSError as error:
+            return {"op": "lost", "error": f"the worker's channel failed: {error}"}
+        return None
+
+    def _answer_history(self, message: dict[str, Any]) -> dict[str, Any]:
+        from sandbox.history_server import answer
+
+        return answer(self.history, message)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def _overran(self, what: str) -> str:
+        return (
+            f"{what} did not finish within the {self.settings.budget_seconds:g} s budget: stopped"
+        )
+
+    def _lost(self, worker: Worker, error: str) -> StrategyResult:
+        self._drop(worker)
+        return StrategyResult(worker.team_id, error=error, error_kind="crash",
+                              version=worker.code.version)  # fmt: skip
+
+    def _drop(self, worker: Worker) -> None:
+        worker.kill()
+        if self.workers.get(worker.team_id) is worker:
+            del self.workers[worker.team_id]
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.kill()
+        self.workers.clear()
+        self.zygote.close()

@@ -1,0 +1,120 @@
+"""One team's worker: hardens itself, then loads and calls the team's strategy on request.
+
+Runs in a process forked from the zygote. Before any team code runs it closes every
+inherited descriptor but its channel, clears the environment, leaves the network, drops
+to the team's uid and installs the seccomp filter (sandbox.hardening). It then serves
+three requests from the host — load, call, exit — and never touches a file: code comes
+as text, bars come as a sealed memory descriptor, history comes from the host.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any, NoReturn
+
+from sandbox.compiler import StrategyRejected, format_team_traceback, load_strategy
+from sandbox.hardening import HardeningConfig, harden
+from sandbox.history_client import HistoryClient
+from sandbox.policy import ImportPolicy
+from sandbox.protocol import ProtocolError, receive, send
+from sandbox.window import WindowView
+from sandbox.wire import NotPlainData, to_wire
+
+
+class _Worker:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.strategy: Any = None
+        self.files: dict[str, str] = {}
+        self.history = HistoryClient(sock)
+
+    def load(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.files = dict(message["files"])
+        policy = ImportPolicy(
+            allowed=frozenset(message["policy"]["allowed"]),
+            blocked=frozenset(message["policy"]["blocked"]),
+        )
+        try:
+            self.strategy = load_strategy(
+                self.files, message["entry_point"], message.get("params") or {}, policy
+            )
+        except StrategyRejected as rejected:
+            return _failure("rejected", "\n".join(str(p) for p in rejected.problems))
+        except BaseException as error:  # module code or __init__ failed: the team's fault
+            return _failure(_kind(error), format_team_traceback(error, self.files))
+        return {"op": "loaded"}
+
+    def call(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        if self.strategy is None:
+            _close_all(fds)
+            return _failure("load", "no strategy loaded")
+        bars = WindowView(fds[0]) if fds else {}
+        _close_all(fds)  # the mapping stays valid without the descriptor
+        team = {**message["header"], "api": self.history}
+        started = time.perf_counter()
+        try:
+            result = self.strategy.call(team, bars, message["prices"])
+        except BaseException as error:
+            reply = _failure(_kind(error), format_team_traceback(error, self.files))
+            reply["printed"] = self.strategy.printed  # what it printed before raising
+        else:
+            reply = self._result(result.output, result.printed)
+        reply["cpu_ms"] = (time.perf_counter() - started) * 1000
+        return reply
+
+    def _result(self, output: Any, printed: str) -> dict[str, Any]:
+        try:
+            wire = to_wire(output)
+        except NotPlainData as error:
+            return {
+                **_failure("output", f"generate_signal returned bad data: {error}"),
+                "printed": printed,
+            }
+        return {"op": "result", "output": wire, "printed": printed}
+
+
+def _kind(error: BaseException) -> str:
+    if isinstance(error, MemoryError):
+        return "memory"
+    if isinstance(error, RecursionError):
+        return "recursion"
+    return "exception"
+
+
+def _failure(kind: str, message: str) -> dict[str, Any]:
+    return {"op": "result" if kind != "rejected" else "loaded", "error": message, "kind": kind}
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def serve(channel_fd: int, config: HardeningConfig) -> NoReturn:
+    """The worker's whole life; always ends with os._exit."""
+    sock = socket.socket(fileno=channel_fd)
+    report = harden(config)
+    send(sock, {"op": "ready", "pid": os.getpid(), "layers": report.as_records()})
+    worker = _Worker(sock)
+    while True:
+        try:
+            message, fds = receive(sock)
+        except (ProtocolError, OSError):
+            os._exit(0)  # the host is gone or broke the protocol: nothing left to do
+        op = message.get("op")
+        if op == "load":
+            reply = worker.load(message)
+            reply["op"] = "loaded"
+        elif op == "call":
+            reply = worker.call(message, fds)
+        else:
+            _close_all(fds)
+            os._exit(0)
+        try:
+            send(sock, reply)
+        except ProtocolError as error:  # the reply itself is too large
+            send(sock, _failure("output", str(error)))
+        except OSError:
+            os._exit(0)

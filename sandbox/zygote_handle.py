@@ -1,0 +1,89 @@
+"""The host's handle on the zygote: start it clean, ask it for workers."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sandbox import protocol
+
+START_TIMEOUT = 120.0  # importing numpy and pandas on a cold, busy machine
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class WorkerSpawnError(RuntimeError):
+    """The zygote or a new worker did not come up."""
+
+
+def clean_environment() -> dict[str, str]:
+    """All the zygote gets: no keys, no secrets, no user settings."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+class ZygoteHandle:
+    def __init__(self) -> None:
+        self._host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.zygote", str(child.fileno())],
+            env=clean_environment(),
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            cwd="/",
+        )
+        child.close()
+        ready = self._receive(time.monotonic() + START_TIMEOUT, "start")
+        self.pid = ready[0]["pid"]
+        self.missing_modules: list[str] = ready[0].get("missing", [])
+
+    def spawn(self, config: dict[str, Any]) -> tuple[int, socket.socket]:
+        """Fork a worker; returns its pid and the host's end of its channel."""
+        protocol.send(self._host, {"op": "spawn", "config": config})
+        message, fds = self._receive(time.monotonic() + START_TIMEOUT, "fork a worker")
+        if message.get("op") != "spawned" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise WorkerSpawnError(f"unexpected answer from the zygote: {message}")
+        sock = socket.socket(fileno=fds[0])
+        sock.setblocking(True)
+        return int(message["pid"]), sock
+
+    def _receive(self, deadline: float, what: str) -> tuple[dict[str, Any], list[int]]:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._host, selectors.EVENT_READ)
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                raise WorkerSpawnError(f"the sandbox zygote did not {what} in time{self._log()}")
+        try:
+            return protocol.receive(self._host)
+        except (protocol.ProtocolError, OSError) as error:
+            raise WorkerSpawnError(
+                f"the sandbox zygote failed to {what}: {error}{self._log()}"
+            ) from error
+
+    def _log(self) -> str:
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return f"\n{text[-2000:]}" if text else ""
+
+    def close(self) -> None:
+        self._host.close()  # the zygote exits on EOF; its workers die with it (PDEATHSIG)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.close()

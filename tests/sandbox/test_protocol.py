@@ -1,0 +1,63 @@
+"""Frames between host and worker: whole messages, descriptors passed, junk refused."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from sandbox.protocol import HEADER, MAX_FRAME, FrameReader, ProtocolError, encode, receive, send
+
+
+def test_a_message_and_a_descriptor_arrive_together() -> None:
+    host, worker = socket.socketpair()
+    read_end, write_end = os.pipe()
+    try:
+        send(host, {"op": "call", "n": 1}, fds=(read_end,))
+        message, fds = receive(worker)
+        assert message == {"op": "call", "n": 1}
+        assert len(fds) == 1
+        os.write(write_end, b"ok")
+        assert os.read(fds[0], 2) == b"ok"  # the passed descriptor is a working copy
+        os.close(fds[0])
+    finally:
+        for fd in (read_end, write_end):
+            os.close(fd)
+        host.close()
+        worker.close()
+
+
+def test_the_frame_reader_assembles_split_and_joined_frames() -> None:
+    reader = FrameReader()
+    data = encode({"a": 1}) + encode({"b": [1, 2]}) + encode({"c": "x" * 100})
+    got = []
+    for i in range(0, len(data), 7):  # arbitrary chunking, as TCP-like streams deliver
+        got += reader.feed(data[i : i + 7])
+    assert got == [{"a": 1}, {"b": [1, 2]}, {"c": "x" * 100}]
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        (HEADER.pack(MAX_FRAME + 1), "exceeds"),
+        (HEADER.pack(3) + b"abc", "not JSON"),
+        (HEADER.pack(2) + b"[]", "not a JSON object"),
+    ],
+)
+def test_a_hostile_peer_cannot_make_the_host_buffer_or_parse_junk(frame: bytes, error: str):
+    with pytest.raises(ProtocolError, match=error):
+        FrameReader().feed(frame)
+
+
+def test_an_oversized_message_is_refused_before_sending() -> None:
+    with pytest.raises(ProtocolError, match="exceeds"):
+        encode({"blob": "x" * (MAX_FRAME + 10)})
+
+
+def test_a_closed_peer_is_a_protocol_error_not_a_hang() -> None:
+    host, worker = socket.socketpair()
+    host.close()
+    with pytest.raises(ProtocolError, match="connection closed"):
+        receive(worker)
+    worker.close()

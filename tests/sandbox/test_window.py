@@ -1,0 +1,67 @@
+"""The tick's window: published once, mapped read-only, identical to the host's bars."""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+import pytest
+
+from sandbox.window import FIELDS, WindowView, publish_window
+
+
+def host_window() -> dict[str, dict[str, np.ndarray]]:
+    stamps = np.array(["2026-03-12T14:00", "2026-03-12T14:01", "2026-03-12T14:02"],
+                      dtype="datetime64[s]")  # fmt: skip
+    return {
+        "AAA": {f: (stamps if f == "timestamp" else np.array([1.0, 2.0, 3.0]) * (i + 1))
+                for i, f in enumerate(FIELDS)},
+        "BBB": {f: (stamps[:1] if f == "timestamp" else np.array([9.5])) for f in FIELDS},
+    }  # fmt: skip
+
+
+def test_the_worker_sees_exactly_the_host_window() -> None:
+    window = host_window()
+    fd = publish_window(window)
+    view = WindowView(fd)
+    os.close(fd)
+    assert sorted(view) == ["AAA", "BBB"]
+    assert len(view) == 2
+    for symbol, columns in window.items():
+        for field in FIELDS:
+            assert np.array_equal(view[symbol][field], columns[field])
+    assert view["BBB"]["close"].tolist() == [9.5]  # a symbol with a gap keeps its own length
+    assert "CCC" not in view
+
+
+def test_the_arrays_are_views_into_read_only_memory() -> None:
+    fd = publish_window(host_window())
+    view = WindowView(fd)
+    closes = view["AAA"]["close"]
+    assert not closes.flags.writeable
+    assert not closes.flags.owndata  # a view, not a copy
+    with pytest.raises(ValueError, match="read-only"):
+        closes[0] = 0.0
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        closes.setflags(write=True)
+    os.close(fd)
+
+
+def test_the_published_descriptor_cannot_be_written_or_mapped_writable() -> None:
+    fd = publish_window(host_window())
+    try:
+        with pytest.raises(PermissionError):
+            os.write(fd, b"tamper")
+        with pytest.raises(PermissionError):
+            mmap.mmap(fd, 0, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        with pytest.raises(PermissionError):
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def test_an_empty_window_is_an_empty_mapping() -> None:
+    fd = publish_window({})
+    assert dict(WindowView(fd)) == {}
+    os.close(fd)
