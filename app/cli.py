@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from app.cli_commands import (
     cmd_demo,
@@ -27,8 +27,8 @@ from app.competition import DataDirError
 from app.ledger.jsonl import LedgerCorruptError
 from app.market.replay import ReplayDataError
 from app.registry import RegistryError
-from app.strategies.sources import StrategySourceError
 from app.settings import ArenaSettings
+from app.strategies.sources import StrategySourceError
 
 USER_ERRORS = (
     RegistryError,

@@ -69,12 +69,17 @@ def cmd_strategy_test(args: argparse.Namespace) -> int:
 
 def _one_team_registry(folder: Path, args: argparse.Namespace, entry_point: str) -> Path:
     document = {
-        "teams": [{
-            "team_id": LOCAL_TEAM, "name": "Local test", "strategy": str(args.path.resolve()),
-            "entry_point": entry_point, "initial_cash": args.cash,
-            "params": json.loads(args.params) if args.params else {},
-        }]
-    }  # fmt: skip
+        "teams": [
+            {
+                "team_id": LOCAL_TEAM,
+                "name": "Local test",
+                "strategy": str(args.path.resolve()),
+                "entry_point": entry_point,
+                "initial_cash": args.cash,
+                "params": json.loads(args.params) if args.params else {},
+            }
+        ]
+    }
     path = folder / "registry.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -109,17 +114,24 @@ def _minute_report(data_dir: Path, outputs: dict[str, Any]) -> list[dict[str, An
     report = []
     for as_of, result in outputs.items():
         stamp = as_of.replace("+00:00", "Z")
-        report.append({
-            "minute": stamp,
-            "signals": result.output,
-            "error": result.error,
-            "error_kind": result.error_kind,
-            "printed": result.printed,
-            "ms": round(result.duration_ms, 2),
-            "rejections": [n["message"] for n in notes[stamp] if n.get("kind") == "rejected_signal"],
-            "fills": [f"{n['side']} {n['quantity']} {n['symbol']} @ {n['price']}"
-                      for n in notes[stamp] if n["ledger"] == "trades"],
-        })  # fmt: skip
+        report.append(
+            {
+                "minute": stamp,
+                "signals": result.output,
+                "error": result.error,
+                "error_kind": result.error_kind,
+                "printed": result.printed,
+                "ms": round(result.duration_ms, 2),
+                "rejections": [
+                    n["message"] for n in notes[stamp] if n.get("kind") == "rejected_signal"
+                ],
+                "fills": [
+                    f"{n['side']} {n['quantity']} {n['symbol']} @ {n['price']}"
+                    for n in notes[stamp]
+                    if n["ledger"] == "trades"
+                ],
+            }
+        )
     return report
 
 
@@ -141,8 +153,9 @@ def _print_report(report: list[dict[str, Any]], as_json: bool) -> None:
             console.print(f"  [red]{line['error_kind']}:[/] {line['error']}")
     calls = len(report)
     faults = sum(1 for line in report if line["error"])
-    console.print(f"{calls} minutes, {faults} faults, "
-                  f"{sum(len(line['fills']) for line in report)} fills")  # fmt: skip
+    console.print(
+        f"{calls} minutes, {faults} faults, {sum(len(line['fills']) for line in report)} fills"
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ than the budget.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -58,10 +59,8 @@ class Worker:
     reader: FrameReader = field(default_factory=FrameReader)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.sock.close()
 
 
@@ -141,11 +140,16 @@ class SandboxRunner:
             return LoadOutcome(False, "crash", str(error))
         worker = Worker(team_id, pid, sock, code, [])
         policy = self.settings.policy
-        send(sock, {
-            "op": "load", "files": code.files, "entry_point": code.entry_point,
-            "params": code.params,
-            "policy": {"allowed": sorted(policy.allowed), "blocked": sorted(policy.blocked)},
-        })  # fmt: skip
+        send(
+            sock,
+            {
+                "op": "load",
+                "files": code.files,
+                "entry_point": code.entry_point,
+                "params": code.params,
+                "policy": {"allowed": sorted(policy.allowed), "blocked": sorted(policy.blocked)},
+            },
+        )
         return worker
 
     def _loaded(self, worker: Worker, replies: Mapping[str, dict]) -> LoadOutcome:
@@ -189,9 +193,11 @@ class SandboxRunner:
 
     def _restart_failed(self, team: str, outcome: LoadOutcome) -> StrategyResult:
         return StrategyResult(
-            team, error=f"restarting the strategy failed: {outcome.error}",
-            error_kind=outcome.kind or "load", version=self.code[team].version,
-        )  # fmt: skip
+            team,
+            error=f"restarting the strategy failed: {outcome.error}",
+            error_kind=outcome.kind or "load",
+            version=self.code[team].version,
+        )
 
     def _run(
         self,
@@ -210,8 +216,12 @@ class SandboxRunner:
         fd = publish_window(window) if workers else -1
         try:
             for worker in workers:
-                message = {"op": "call", "tick": tick.isoformat(), "header": headers[worker.team_id],
-                           "prices": dict(prices)}  # fmt: skip
+                message = {
+                    "op": "call",
+                    "tick": tick.isoformat(),
+                    "header": headers[worker.team_id],
+                    "prices": dict(prices),
+                }
                 try:
                     send(worker.sock, message, fds=(fd,))
                     waiting[worker.sock] = worker
@@ -241,8 +251,13 @@ class SandboxRunner:
         version = worker.code.version
         if reply is None:
             self._drop(worker)
-            return StrategyResult(team, error=self._overran("generate_signal"), error_kind="timeout",
-                                  duration_ms=elapsed, version=version)  # fmt: skip
+            return StrategyResult(
+                team,
+                error=self._overran("generate_signal"),
+                error_kind="timeout",
+                duration_ms=elapsed,
+                version=version,
+            )
         if reply.get("op") == "lost":
             self._drop(worker)
             return StrategyResult(team, error=reply["error"], error_kind="crash", version=version)
@@ -309,8 +324,9 @@ class SandboxRunner:
 
     def _lost(self, worker: Worker, error: str) -> StrategyResult:
         self._drop(worker)
-        return StrategyResult(worker.team_id, error=error, error_kind="crash",
-                              version=worker.code.version)  # fmt: skip
+        return StrategyResult(
+            worker.team_id, error=error, error_kind="crash", version=worker.code.version
+        )
 
     def _drop(self, worker: Worker) -> None:
         worker.kill()

@@ -19,7 +19,7 @@ MAX_STRING = 1_000
 _FLOAT_TAG = "$float"
 
 
-class NotPlainData(ValueError):
+class NotPlainDataError(ValueError):
     """The output holds something that is not plain data, or too much of it."""
 
 
@@ -31,9 +31,9 @@ def to_wire(value: Any) -> Any:
 def _convert(value: Any, depth: int, budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
-        raise NotPlainData(f"output is too large (more than {MAX_ITEMS:,} items)")
+        raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
     if depth > MAX_DEPTH:
-        raise NotPlainData(f"output is nested more than {MAX_DEPTH} levels deep")
+        raise NotPlainDataError(f"output is nested more than {MAX_DEPTH} levels deep")
     if value is None or isinstance(value, bool | int | str):
         return value[:MAX_STRING] if isinstance(value, str) else value
     if isinstance(value, float | np.floating):
@@ -43,11 +43,11 @@ def _convert(value: Any, depth: int, budget: list[int]) -> Any:
         return value.item()
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
-            raise NotPlainData("a dict in the output has a key that is not a string")
+            raise NotPlainDataError("a dict in the output has a key that is not a string")
         return {k[:MAX_STRING]: _convert(v, depth + 1, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_convert(v, depth + 1, budget) for v in value]
-    raise NotPlainData(
+    raise NotPlainDataError(
         f"output contains a {type(value).__name__}; return dicts, lists, numbers and strings"
     )
 

@@ -20,7 +20,7 @@ from sandbox.history_client import HistoryClient
 from sandbox.policy import ImportPolicy
 from sandbox.protocol import ProtocolError, receive, send
 from sandbox.window import WindowView
-from sandbox.wire import NotPlainData, to_wire
+from sandbox.wire import NotPlainDataError, to_wire
 
 
 class _Worker:
@@ -67,7 +67,7 @@ class _Worker:
     def _result(self, output: Any, printed: str) -> dict[str, Any]:
         try:
             wire = to_wire(output)
-        except NotPlainData as error:
+        except NotPlainDataError as error:
             return {
                 **_failure("output", f"generate_signal returned bad data: {error}"),
                 "printed": printed,

@@ -39,10 +39,15 @@ def preload() -> list[str]:
             importlib.import_module(name)
         except Exception:
             missing.append(name)
+    # Nothing can be read from disk after hardening: warm what the standard library loads
+    # lazily (strptime's module, the time zones strategies and pandas use) and keep it.
+    import _strptime  # noqa: F401
+
     import pyarrow  # noqa: F401  (the window reader)
 
     import sandbox.worker  # noqa: F401
 
+    _WARM.extend(zoneinfo.ZoneInfo(name) for name in ("UTC", "America/New_York"))
     return missing
 
 

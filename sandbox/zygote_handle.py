@@ -35,7 +35,7 @@ def clean_environment() -> dict[str, str]:
 class ZygoteHandle:
     def __init__(self) -> None:
         self._host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the zygote)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.zygote", str(child.fileno())],
             env=clean_environment(),

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sandbox.wire import MAX_DEPTH, MAX_ITEMS, NotPlainData, from_wire, to_wire
+from sandbox.wire import MAX_DEPTH, MAX_ITEMS, NotPlainDataError, from_wire, to_wire
 
 
 def test_plain_signals_pass_unchanged_and_numpy_scalars_become_python() -> None:
@@ -38,7 +38,7 @@ def test_non_finite_floats_survive_the_trip() -> None:
     ],
 )
 def test_junk_is_refused_with_a_reason(output: object, message: str) -> None:
-    with pytest.raises(NotPlainData, match=message):
+    with pytest.raises(NotPlainDataError, match=message):
         to_wire(output)
 
 
@@ -46,5 +46,5 @@ def test_deep_nesting_is_refused() -> None:
     nested: list = []
     for _ in range(MAX_DEPTH + 2):
         nested = [nested]
-    with pytest.raises(NotPlainData, match="nested"):
+    with pytest.raises(NotPlainDataError, match="nested"):
         to_wire(nested)
