@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.engine.ports import StrategyResult, TeamCall
+from app.engine.ports import LoadOutcome, StrategyResult, TeamCall, TeamCode
 from sandbox.policy import ImportPolicy
 from sandbox.protocol import FrameReader, ProtocolError, send
 from sandbox.window import publish_window
@@ -40,16 +40,6 @@ class SandboxSettings:
 
 
 @dataclass(slots=True)
-class TeamCode:
-    """What a worker needs to (re)load a team's strategy."""
-
-    files: dict[str, str]
-    entry_point: str
-    params: dict[str, Any]
-    version: str
-
-
-@dataclass(slots=True)
 class Worker:
     team_id: str
     pid: int
@@ -62,14 +52,6 @@ class Worker:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
-
-
-@dataclass(frozen=True, slots=True)
-class LoadOutcome:
-    ok: bool
-    kind: str = ""
-    error: str = ""
-    layers: tuple[dict[str, Any], ...] = ()
 
 
 class SandboxRunner:

@@ -31,6 +31,7 @@ from app.engine.ports import (
     StrategyResult,
     StrategyRunner,
     TeamCall,
+    TeamCode,
 )
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,17 @@ class Engine:
         self.day: date | None = None
         self.last_minute: datetime | None = None
         self._on_day_end = on_day_end
+        self._staged: dict[str, TeamCode] = {}
 
     def set_day_end_hook(self, hook: Callable[[date], None]) -> None:
         """Called after each session's end (the composition root folds ledgers there)."""
         self._on_day_end = hook
+
+    def stage_version(self, team_id: str, code: TeamCode) -> None:
+        """A new version for a team; it is swapped in at the next tick boundary if it passes."""
+        if team_id not in self.books:
+            raise ValueError(f"no team {team_id!r} in this competition")
+        self._staged[team_id] = code
 
     def tick(self, minute: datetime) -> TickReport:
         """Process one closed minute; `minute` is the bar's start."""
@@ -118,6 +126,8 @@ class Engine:
             self.prices[symbol] = price_from_float(bar.close)
         self.broker.on_bars(minute, bars)
         self.execution.handle(self.broker.poll(), as_of)
+        if self._staged:
+            self._swap_staged(minute, as_of)
         intents, rejected, faults = self._collect_intents(minute, as_of)
         plans = plan_blocks(minute, intents, self.account.positions(), self.prices)
         self.execution.start(plans, as_of)
@@ -125,6 +135,29 @@ class Engine:
         self._record(as_of, day)
         self.ledger.end_tick()
         return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
+
+    def _swap_staged(self, minute: datetime, as_of: datetime) -> None:
+        """Swap in staged versions that pass a smoke call on this minute's bars."""
+        window = self.history.window(self.config.window_minutes)
+        prices = self.history.last_closes()
+        for team_id, code in sorted(self._staged.items()):
+            book = self.books[team_id]
+            call = TeamCall(team_id, book.strategy_header(code.params))
+            outcome = self.runner.swap(team_id, code, (minute, window, prices, call))
+            if outcome.ok:
+                book.version, book.enabled, book.consecutive_faults = code.version, True, 0
+                self.config.params[team_id] = code.params
+                message = f"version {code.version} is live from this minute"
+                kind = "version"
+            else:
+                message = (
+                    f"version {code.version} was not swapped in ({outcome.kind}): {outcome.error}"
+                )
+                kind = "version_rejected"
+            self.ledger.error(
+                team_id, records.fault_record(as_of, team_id, kind, message, version=book.version)
+            )
+        self._staged.clear()
 
     def _collect_intents(self, minute: datetime, as_of: datetime) -> tuple[list[Intent], int, int]:
         active = [b for b in self.books.values() if b.enabled]

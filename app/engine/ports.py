@@ -66,6 +66,26 @@ class StrategyResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class TeamCode:
+    """A version of a team's strategy: its source files (as text) and how to start it."""
+
+    files: dict[str, str]
+    entry_point: str
+    params: dict[str, Any]
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOutcome:
+    """Whether a strategy version started; `kind` and `error` say why not."""
+
+    ok: bool
+    kind: str = ""
+    error: str = ""
+    layers: tuple[dict[str, Any], ...] = ()
+
+
 class StrategyRunner(Protocol):
     def run_tick(
         self,
@@ -75,6 +95,15 @@ class StrategyRunner(Protocol):
         calls: list[TeamCall],
     ) -> dict[str, StrategyResult]:
         """Call every team's strategy for one minute; a fault is a result, never a raise."""
+        ...
+
+    def swap(
+        self,
+        team_id: str,
+        code: TeamCode,
+        smoke: tuple[datetime, Mapping[str, Any], Mapping[str, float], TeamCall],
+    ) -> LoadOutcome:
+        """Replace a team's running version, only if the new one passes one smoke call."""
         ...
 
     def close(self) -> None: ...

@@ -1,0 +1,54 @@
+"""A new version replaces the running one at a tick boundary, only if it passes its smoke call."""
+
+from __future__ import annotations
+
+from app.competition import build_competition
+from app.engine.ports import TeamCode
+from app.registry import load_registry
+from app.strategies.sources import read_strategy_files
+from tests.conftest import FIXTURE_STRATEGIES, ScriptedMarket, bar, minute
+from tests.engine.test_engine import lines
+
+BUY_2 = {"symbol": "AAA", "action": "buy", "quantity": 2}
+
+
+def scripted(script: dict, version: str) -> TeamCode:
+    files = read_strategy_files(FIXTURE_STRATEGIES / "scripted.py")
+    return TeamCode(files, "ScriptedStrategy", {"script": script}, version)
+
+
+def test_a_version_goes_live_at_the_next_tick_and_a_failing_one_never_does(
+    write_registry, tmp_path
+):
+    registry = write_registry(
+        {"alpha": ("scripted.py", "ScriptedStrategy",
+                   {"script": {"0": {"symbol": "AAA", "action": "buy", "quantity": 1}}}, 1000)}
+    )  # fmt: skip
+    minutes = [minute(14, m) for m in range(8)]
+    market = ScriptedMarket({m: {"AAA": bar("AAA", m, 10.0)} for m in minutes})
+    competition = build_competition(load_registry(registry), market, tmp_path / "data")
+    engine = competition.engine
+    for m in minutes[:3]:
+        engine.tick(m)
+    # v2: the smoke test uses its call 0; its first real minute is call 1, which buys 2.
+    engine.stage_version("alpha", scripted({"1": BUY_2}, "v2"))
+    engine.tick(minutes[3])
+    engine.stage_version("alpha", TeamCode(
+        read_strategy_files(FIXTURE_STRATEGIES / "raising.py"), "RaisingStrategy", {}, "v3"
+    ))  # fmt: skip
+    for m in minutes[4:]:
+        engine.tick(m)
+    assert competition.run([]) == []
+
+    trades = lines(tmp_path / "data", "alpha", "trades")
+    assert [(t["tick"], t["quantity"], t["strategy_version"]) for t in trades] == [
+        ("2026-03-12T14:00:00Z", "1", trades[0]["strategy_version"]),
+        ("2026-03-12T14:03:00Z", "2", "v2"),
+    ]
+    assert trades[0]["strategy_version"] not in ("v2", "v3")  # the registry's content hash
+    notes = [(e["kind"], e["message"]) for e in lines(tmp_path / "data", "alpha", "errors")]
+    assert notes[0] == ("version", "version v2 is live from this minute")
+    assert notes[1][0] == "version_rejected"
+    assert "KeyError: 'NOPE'" in notes[1][1]  # v3 failed its smoke call; v2 kept running
+    assert engine.books["alpha"].version == "v2"
+    assert engine.books["alpha"].enabled
