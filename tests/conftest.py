@@ -85,3 +85,16 @@ def write_registry(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Every run shows which sandbox isolation layers this machine gave a worker."""
+    from sandbox.hardening import kernel_supports, probe_layers
+
+    supported = kernel_supports()
+    report = probe_layers()
+    terminalreporter.section("sandbox isolation layers on this machine")
+    for layer in report.layers:
+        state = "active" if layer.active else "INACTIVE"
+        support = "supported" if supported.get(layer.name) else "not supported by the kernel"
+        terminalreporter.write_line(f"{layer.name:<14} {state:<9} ({support}) {layer.detail}")
