@@ -13,7 +13,12 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli_views import leaderboard_table, metrics_rows, team_view
-from app.competition import Competition, build_competition, prepare_data_dir
+from app.competition import (
+    Competition,
+    build_competition,
+    prepare_data_dir,
+    sandbox_layer_summary,
+)
 from app.engine.clock import ReplayClock, WallClock
 from app.engine.ports import MarketData
 from app.ledger import reader
@@ -46,6 +51,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")
     prepare_data_dir(args.data_dir, args.reset)
     competition = build_competition(registry, market, args.data_dir, durability="close")
+    _announce_sandbox(competition)
     ticks = ReplayClock(minutes, args.speed).ticks()
     sessions = len({m.date() for m in minutes})
     console.print(
@@ -61,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     market = _wall_clock_market(args.market, args.symbols)
     prepare_data_dir(args.data_dir, args.reset)
     competition = build_competition(registry, market, args.data_dir, durability="tick")
+    _announce_sandbox(competition)
     duration = None if args.duration is None else timedelta(minutes=args.duration)
     console.print(
         f"Running on the wall clock ({args.market}, {len(market.universe)} symbols); "
@@ -83,6 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     minutes = market.minutes(sessions=max(1, -(-args.minutes // 390)))[: args.minutes]
     prepare_data_dir(args.data_dir, reset=True)  # the demo always starts afresh
     competition = build_competition(registry, market, args.data_dir, durability="close")
+    _announce_sandbox(competition)
     console.print(
         f"[bold]{registry.competition.name}[/]: {len(competition.engine.books)} teams, "
         f"{len(market.universe)} synthetic symbols, {len(minutes)} minutes at "
@@ -182,6 +190,17 @@ def _run_with_progress(
             )
 
         return competition.run(ticks, on_tick=advance)
+
+
+def _announce_sandbox(competition: Competition) -> None:
+    """One line on the isolation every team got; loud when a layer is missing."""
+    active, inactive = sandbox_layer_summary(competition.load_outcomes)
+    if inactive:
+        errors.print(f"[red]SANDBOX DEGRADED[/]: not active: {'; '.join(inactive)}")
+    console.print(f"Sandbox: {len(active)} isolation layers active ({', '.join(active)})")
+    failed = {t: o for t, o in competition.load_outcomes.items() if not o.ok}
+    for team, outcome in sorted(failed.items()):
+        errors.print(f"team {team}: strategy did not load ({outcome.kind}): {outcome.error}")
 
 
 def _finish(competition: Competition, problems: list[str]) -> int:

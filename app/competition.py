@@ -13,7 +13,7 @@ from app.broker.simulator import FillModel, SimulatedBroker
 from app.engine.books import TeamBook
 from app.engine.engine import Engine, EngineConfig, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
-from app.engine.ports import Broker, MarketData
+from app.engine.ports import Broker, LoadOutcome, MarketData
 from app.ledger.fold import fold_all
 from app.ledger.writer import Durability, LedgerWriter
 from app.market.history import HistoryAPI
@@ -95,6 +95,21 @@ def sandbox_settings(registry: Registry) -> SandboxSettings:
         memory_bytes=config.memory_mb * 1024 * 1024,
         policy=ImportPolicy(blocked=frozenset(config.blocked_imports)),
     )
+
+
+def sandbox_layer_summary(outcomes: dict[str, LoadOutcome]) -> tuple[list[str], list[str]]:
+    """(active, inactive) isolation layers, as the workers reported them."""
+    layers = next((o.layers for o in outcomes.values() if o.layers), ())
+    active = [str(layer["name"]) for layer in layers if layer["active"]]
+    inactive = [f"{layer['name']} ({layer['detail']})" for layer in layers if not layer["active"]]
+    return active, inactive
+
+
+def log_sandbox_layers(outcomes: dict[str, LoadOutcome]) -> None:
+    active, inactive = sandbox_layer_summary(outcomes)
+    log.info("sandbox layers active in workers: %s", ", ".join(active) or "none reported")
+    if inactive:
+        log.warning("SANDBOX DEGRADED: layers NOT active: %s", "; ".join(inactive))
 
 
 def build_competition(
