@@ -109,6 +109,19 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
 
     add_sandbox_commands(commands, add)
 
+    emulator = add("emulator", cmd_emulator, "serve an Alpaca-compatible API over replayed bars")
+    emulator.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--faults", help="fault spec, e.g. '429:0.1,timeout:0.02,partial:0.3'")
+    emulator.add_argument("--speed", type=_positive, help="replay minutes per second (default: "
+                          "the clock moves only through POST /_emulator/advance)")  # fmt: skip
+    emulator.add_argument("--start", type=_day)
+    emulator.add_argument("--end", type=_day)
+    emulator.add_argument("--symbols", type=_symbols)
+    emulator.add_argument("--cash", default="100000")
+    emulator.add_argument("--rate-limit", type=int, help="requests per minute (Alpaca: 200)")
+
     teams = commands.add_parser("teams", help="the team registry")
     team_commands = teams.add_subparsers(dest="teams_command", required=True, metavar="COMMAND")
     listing = team_commands.add_parser("list", help="list the registered teams")
@@ -138,6 +151,19 @@ def add_sandbox_commands(commands: Any, add: Callable) -> None:
     test.add_argument("--end", type=_day)
     test.add_argument("--json", action="store_true", help="one JSON object per minute")
     add("doctor", cmd_doctor, "which sandbox isolation layers are active on this machine")
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from app.broker.emulator import run_emulator
+
+    settings = ArenaSettings()
+    run_emulator(
+        args.bars, host=args.host, port=args.port, faults=args.faults, speed=args.speed,
+        api_key=settings.emulator_key, secret_key=settings.emulator_secret,
+        start=args.start, end=args.end, symbols=sorted(args.symbols) if args.symbols else None,
+        cash=args.cash, rate_limit=args.rate_limit,
+    )  # fmt: skip
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -70,6 +70,7 @@ class SimulatedBroker:
         self._open: dict[str, _Working] = {}
         self._events: list[OrderEvent] = []
         self._positions: dict[str, Decimal] = {}
+        self._caps: dict[str, Decimal] = {}  # participation caps of single orders
         self.cash_flow = ZERO  # cash moved by fills and fees since the start
 
     def submit(self, order: Order) -> OrderEvent:
@@ -129,7 +130,7 @@ class SimulatedBroker:
         price = self._execution_price(order, bar)
         if price is None:
             return
-        quantity = self._tradable_quantity(working.remaining, bar)
+        quantity = self._tradable_quantity(working, bar)
         if quantity <= 0:
             return
         fee = self.fill_model.fee(quantity, price)
@@ -165,16 +166,30 @@ class SimulatedBroker:
             return min(open_price, limit) if price_from_float(bar.low) <= limit else None
         return max(open_price, limit) if price_from_float(bar.high) >= limit else None
 
-    def _tradable_quantity(self, remaining: Decimal, bar: Bar) -> Decimal:
+    def _tradable_quantity(self, working: _Working, bar: Bar) -> Decimal:
         cap = self.fill_model.max_participation
+        own = self._caps.get(working.order.client_order_id)
+        if own is not None:
+            cap = own if cap is None else min(cap, own)
         if cap is None:
-            return remaining
+            return working.remaining
         if not math.isfinite(bar.volume) or bar.volume <= 0:
             return ZERO
-        allowed = (Decimal(repr(bar.volume)) * cap / self.quantum).to_integral_value(
+        whole = working.order.quantity == working.order.quantity.to_integral_value()
+        step = Decimal(1) if whole else self.quantum  # whole-share orders fill in whole shares
+        allowed = (Decimal(repr(bar.volume)) * cap / step).to_integral_value(
             rounding=ROUND_FLOOR
-        ) * self.quantum
-        return min(remaining, max(allowed, self.quantum))
+        ) * step
+        return min(working.remaining, max(allowed, step))
+
+    def cancel(self, client_order_id: str) -> bool:
+        """Withdraw a working order; False if it is not working (any more)."""
+        self._caps.pop(client_order_id, None)
+        return self._open.pop(client_order_id, None) is not None
+
+    def cap_participation(self, client_order_id: str, share: Decimal) -> None:
+        """Let one order take at most `share` of each bar's volume (slow or thin fills)."""
+        self._caps[client_order_id] = share
 
     def poll(self) -> list[OrderEvent]:
         events, self._events = self._events, []

@@ -301,12 +301,30 @@ def test_a_thin_bar_still_fills_one_quantum() -> None:
 
 
 def test_fractional_participation_with_fractional_trading() -> None:
-    # 10 % of 15 shares = 1.5 a bar.
+    # 10 % of 15 shares = 1.5 a bar: a fractional order takes 1.5, a whole-share order
+    # takes whole shares only (1 a bar), even where fractions are allowed.
     broker = SimulatedBroker(FillModel(max_participation=D("0.1")), allow_fractional=True)
-    accepted(broker, market("a1", BUY, 2))
-    first = feed(broker, 1, bar("AAPL", 1, 10.0, volume=15))
-    second = feed(broker, 2, bar("AAPL", 2, 10.0, volume=15))
-    assert [e.fill.quantity for e in first + second if e.fill] == [D("1.5"), D("0.5")]
+    accepted(broker, market("frac", BUY, "2.5"))
+    accepted(broker, market("whole", BUY, 2, symbol="MSFT"))
+    fills = []
+    for minute in (1, 2):
+        fills += feed(broker, minute, bar("AAPL", minute, 10.0, volume=15),
+                      bar("MSFT", minute, 10.0, volume=15))  # fmt: skip
+    by_order = {}
+    for event in fills:
+        by_order.setdefault(event.client_order_id, []).append(event.fill.quantity)
+    assert by_order == {"frac": [D("1.5"), D("1.0")], "whole": [D(1), D(1)]}
+
+
+def test_a_single_order_can_be_capped_and_cancelled() -> None:
+    broker = SimulatedBroker()
+    accepted(broker, market("slow", BUY, 10))
+    broker.cap_participation("slow", D("0.1"))
+    [event] = feed(broker, 1, bar("AAPL", 1, 10.0, volume=30))
+    assert event.fill.quantity == D(3)
+    assert broker.cancel("slow") is True
+    assert feed(broker, 2, bar("AAPL", 2, 10.0, volume=30)) == []
+    assert broker.cancel("slow") is False
 
 
 # --- refusals ------------------------------------------------------------------------------
