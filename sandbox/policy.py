@@ -56,7 +56,12 @@ DENIED_SUBMODULES: dict[str, str] = {
     "pandas.testing": "its helpers are meant for test suites, not strategies",
     "pandas._testing": "its helpers touch files and the interpreter",
     "pandas.plotting": "it imports plotting back-ends by name",
-    "pandas.core.computation": "it evaluates expression strings (pandas.eval, query)",
+    "pandas.core": (
+        "it is pandas' internals (its classes call attributes by name, outside the guards); "
+        "use the public pandas API"
+    ),
+    "pandas.arrays": "it exposes pandas' internal array classes",
+    "pandas.api.extensions": "it registers accessors and types process-wide",
 }
 
 # `from __future__ import annotations` is a compiler directive: always allowed.

@@ -29,6 +29,9 @@ from sandbox.zygote_handle import WorkerSpawnError, ZygoteHandle
 
 log = logging.getLogger(__name__)
 READ_SIZE = 1 << 16
+MAX_HISTORY_REQUESTS = 500  # per call: history is for a few look-ups, not a flood
+MAX_ERROR_CHARS = 16_000  # what a team's error line may carry, whatever the worker sends
+UIDS_PER_RUNNER = 1000  # each runner gets its own uid block, so runners never share limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +50,38 @@ class Worker:
     code: TeamCode
     layers: list[dict[str, Any]]
     reader: FrameReader = field(default_factory=FrameReader)
+    history_requests: int = 0
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
+
+    def pause(self) -> None:
+        """Between calls a worker is stopped: no background thread can burn a core."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGCONT)
+
+    def send_within(self, message: dict[str, Any], deadline: float, fds: tuple = ()) -> None:
+        """Send, but never wait past the deadline on a worker that stopped reading."""
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            send(self.sock, message, fds=fds)
+        finally:
+            self.sock.settimeout(None)
+
+
+def _bounded(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_CHARS:
+        return text
+    return (
+        text[: MAX_ERROR_CHARS - 40]
+        + f"\n... [{len(text) - MAX_ERROR_CHARS + 40:,} more characters]"
+    )
 
 
 class SandboxRunner:
@@ -62,6 +92,8 @@ class SandboxRunner:
         self.workers: dict[str, Worker] = {}
         self.code: dict[str, TeamCode] = {}
         self._uids: dict[str, int] = {}
+        self._uid_block = self.settings.uid_base + (self.zygote.pid % 2000) * UIDS_PER_RUNNER
+        self._rejected: dict[str, LoadOutcome] = {}  # code that can never load: not retried
 
     # -- loading -------------------------------------------------------------------------
 
@@ -83,6 +115,8 @@ class SandboxRunner:
             outcome = begun if isinstance(begun, LoadOutcome) else self._loaded(begun, replies)
             if outcome.ok and isinstance(begun, Worker):
                 self.workers[team] = begun
+                begun.pause()
+            self._note_rejection(team, outcome)
             outcomes[team] = outcome
         return outcomes
 
@@ -110,11 +144,20 @@ class SandboxRunner:
             old.kill()
         self.workers[team_id] = begun
         self.code[team_id] = code
+        self._rejected.pop(team_id, None)
         return outcome
+
+    def _note_rejection(self, team: str, outcome: LoadOutcome) -> None:
+        if outcome.kind == "rejected":
+            self._rejected[team] = outcome
+        else:
+            self._rejected.pop(team, None)
 
     def _begin(self, team_id: str, code: TeamCode) -> Worker | LoadOutcome:
         """Fork a worker and send it the code; its answer is collected by the caller."""
-        uid = self._uids.setdefault(team_id, self.settings.uid_base + len(self._uids))
+        if team_id not in self._uids and len(self._uids) >= UIDS_PER_RUNNER:
+            return LoadOutcome(False, "crash", f"more than {UIDS_PER_RUNNER} teams in one runner")
+        uid = self._uids.setdefault(team_id, self._uid_block + len(self._uids))
         config = {"uid": uid, "gid": uid, "memory_bytes": self.settings.memory_bytes}
         try:
             pid, sock = self.zygote.spawn(config)
@@ -162,6 +205,8 @@ class SandboxRunner:
             team = call.team_id
             if team in self.workers:
                 live.append(self.workers[team])
+            elif team in self._rejected:  # static problems: a new fork would not help
+                results[team] = self._restart_failed(team, self._rejected[team])
             elif team not in self.code:
                 results[team] = StrategyResult(team, error="no strategy loaded", error_kind="load")
             else:
@@ -204,9 +249,13 @@ class SandboxRunner:
                     "header": headers[worker.team_id],
                     "prices": dict(prices),
                 }
+                worker.history_requests = 0
+                worker.resume()
                 try:
-                    send(worker.sock, message, fds=(fd,))
+                    worker.send_within(message, deadline, fds=(fd,))
                     waiting[worker.sock] = worker
+                except TimeoutError:
+                    results[worker.team_id] = self._lost(worker, "the worker stopped reading")
                 except OSError:
                     results[worker.team_id] = self._lost(worker, "the worker died")
         finally:
@@ -214,10 +263,14 @@ class SandboxRunner:
                 os.close(fd)
         replies = self._collect(waiting, deadline)
         elapsed = (time.monotonic() - started) * 1000
+        for worker in waiting.values():
+            if worker.team_id in replies:
+                worker.pause()
         for team, worker in (restarting or {}).items():
             outcome = self._loaded(worker, replies)
             if outcome.ok:
                 self.workers[team] = worker
+                worker.pause()
                 results[team] = StrategyResult(team, skipped=True, version=worker.code.version)
             else:
                 results[team] = self._restart_failed(team, outcome)
@@ -246,7 +299,7 @@ class SandboxRunner:
         return StrategyResult(
             team,
             output=from_wire(reply.get("output")),
-            error=reply.get("error"),
+            error=_bounded(reply.get("error")),
             error_kind=reply.get("kind") if reply.get("error") else None,
             printed=str(reply.get("printed") or ""),
             duration_ms=float(reply.get("cpu_ms") or 0.0),
@@ -266,14 +319,14 @@ class SandboxRunner:
                     break
                 for key, _ in selector.select(timeout):
                     worker = pending[key.fileobj]
-                    reply = self._read(worker)
+                    reply = self._read(worker, deadline)
                     if reply is not None:
                         replies[worker.team_id] = reply
                         selector.unregister(key.fileobj)
                         del pending[key.fileobj]
         return replies
 
-    def _read(self, worker: Worker) -> dict[str, Any] | None:
+    def _read(self, worker: Worker, deadline: float) -> dict[str, Any] | None:
         """Handle what a worker sent: its final reply, or None while it is still working."""
         try:
             data = worker.sock.recv(READ_SIZE)
@@ -281,7 +334,11 @@ class SandboxRunner:
                 return {"op": "lost", "error": "the worker died (crash, or killed by a limit)"}
             for message in worker.reader.feed(data):
                 if message.get("op") == "api":
-                    send(worker.sock, self._answer_history(message))
+                    worker.history_requests += 1
+                    if worker.history_requests > MAX_HISTORY_REQUESTS:
+                        error = f"more than {MAX_HISTORY_REQUESTS} history requests in one call"
+                        return {"op": "lost", "error": error}
+                    worker.send_within(self._answer_history(message), deadline)
                 elif message.get("op") == "ready":
                     worker.layers = list(message.get("layers") or [])
                 else:

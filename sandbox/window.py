@@ -8,6 +8,7 @@ another team sees, and numpy refuses `setflags(write=True)` on them.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import mmap
 import os
@@ -63,20 +64,54 @@ def publish_window(window: Mapping[str, Mapping[str, np.ndarray]]) -> int:
     return fd
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]  # fmt: skip
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class _Pages:
+    """A read-only shared mapping that holds no descriptor (Python's mmap keeps a dup of
+    the fd, so a strategy keeping old windows would run out of descriptors); unmapped
+    when the last view of it is gone."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        address = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if address in (None, _MAP_FAILED):
+            error = ctypes.get_errno()
+            raise OSError(error, f"mapping the window failed: {os.strerror(error)}")
+        self.address, self.size = address, size
+
+    def view(self) -> memoryview:
+        array = (ctypes.c_char * self.size).from_address(self.address)
+        array._pages = self  # type: ignore[attr-defined]  # the pages live as long as any view
+        return memoryview(array).cast("B").toreadonly()
+
+    def __del__(self) -> None:
+        _libc.munmap(self.address, self.size)
+
+
 class WindowView(Mapping[str, Mapping[str, np.ndarray]]):
-    """The worker's read-only `bars`: {symbol: {field: array}}, built lazily per symbol."""
+    """The worker's read-only `bars`: {symbol: {field: array}}, built lazily per symbol.
+
+    Every array is a view into the shared pages: nothing is copied per team.
+    """
 
     def __init__(self, fd: int) -> None:
         size = os.fstat(fd).st_size
-        self._map = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else None
         self._columns: dict[str, np.ndarray] = {}
         self._offsets: dict[str, list[int]] = {}
         self._cache: dict[str, dict[str, np.ndarray]] = {}
-        if self._map is not None:
-            table = pa.ipc.open_file(pa.py_buffer(self._map)).read_all()
+        self.pages = _Pages(fd, size) if size else None
+        if self.pages is not None:
+            table = pa.ipc.open_file(pa.py_buffer(self.pages.view())).read_all()
             self._offsets = orjson.loads(table.schema.metadata[_OFFSETS_KEY])
             for field in FIELDS:
-                chunk = table.column(field).combine_chunks()
+                column = table.column(field)
+                # One chunk as written by publish_window; combine_chunks() would copy it.
+                chunk = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
                 self._columns[field] = chunk.to_numpy(zero_copy_only=True)
 
     def __getitem__(self, symbol: str) -> Mapping[str, np.ndarray]:

@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any, NoReturn
 
-from sandbox.compiler import StrategyRejected, format_team_traceback, load_strategy
+from sandbox.compiler import StrategyRejected, format_team_traceback, load_strategy, scrub
 from sandbox.hardening import HardeningConfig, harden
 from sandbox.history_client import HistoryClient
 from sandbox.policy import ImportPolicy
@@ -50,17 +50,21 @@ class _Worker:
         if self.strategy is None:
             _close_all(fds)
             return _failure("load", "no strategy loaded")
-        bars = WindowView(fds[0]) if fds else {}
-        _close_all(fds)  # the mapping stays valid without the descriptor
+        try:
+            bars = WindowView(fds[0]) if fds else {}
+        except (OSError, MemoryError, ValueError) as error:
+            return _failure(_kind(error), f"the bars could not be mapped: {error}")
+        finally:
+            _close_all(fds)  # the mapping stays valid without the descriptor
         team = {**message["header"], "api": self.history}
         started = time.perf_counter()
         try:
             result = self.strategy.call(team, bars, message["prices"])
         except BaseException as error:
             reply = _failure(_kind(error), format_team_traceback(error, self.files))
-            reply["printed"] = self.strategy.printed  # what it printed before raising
+            reply["printed"] = scrub(self.strategy.printed)  # what it printed before raising
         else:
-            reply = self._result(result.output, result.printed)
+            reply = self._result(result.output, scrub(result.printed))
         reply["cpu_ms"] = (time.perf_counter() - started) * 1000
         return reply
 

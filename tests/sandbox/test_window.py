@@ -65,3 +65,25 @@ def test_an_empty_window_is_an_empty_mapping() -> None:
     fd = publish_window({})
     assert dict(WindowView(fd)) == {}
     os.close(fd)
+
+
+def test_every_column_is_a_view_into_the_shared_pages_not_a_copy() -> None:
+    fd = publish_window(host_window())
+    view = WindowView(fd)
+    os.close(fd)
+    start, end = view.pages.address, view.pages.address + view.pages.size
+    for symbol in view:
+        for field in FIELDS:
+            data = view[symbol][field].__array_interface__["data"][0]
+            assert start <= data < end, (symbol, field)
+
+
+def test_windows_kept_by_a_strategy_hold_no_descriptors() -> None:
+    fd = publish_window(host_window())
+    before = len(os.listdir("/proc/self/fd"))
+    kept = [WindowView(fd) for _ in range(64)]  # a worker may hold only 32 descriptors
+    assert len(os.listdir("/proc/self/fd")) == before
+    closes = kept[0]["AAA"]["close"]
+    del kept  # the arrays keep their pages mapped
+    assert closes.tolist() == [1.0, 2.0, 3.0]
+    os.close(fd)
