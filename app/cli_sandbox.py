@@ -21,8 +21,8 @@ from app.market.replay import ReplayMarket
 from app.registry import load_registry
 from app.strategies.sources import guess_entry_point, main_module, read_strategy_files
 from sandbox.compiler import check_strategy
-from sandbox.hardening import kernel_supports, probe_layers
 from sandbox.policy import ImportPolicy
+from sandbox.probe import kernel_supports, probe_layers
 
 console = Console(width=140)
 LOCAL_TEAM = "local"

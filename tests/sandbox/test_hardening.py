@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import pytest
 
-from sandbox import hardening
+from sandbox import hardening, probe
 from sandbox.hardening import LAYER_NAMES, HardeningConfig, LayerReport, LayerResult
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -52,7 +52,7 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def kernel() -> dict[str, bool]:
-    return hardening.kernel_supports()  # also imports pyseccomp here, in the parent
+    return probe.kernel_supports()  # also imports pyseccomp here, in the parent
 
 
 def require(kernel: dict[str, bool], *layers: str) -> None:
@@ -164,7 +164,7 @@ def test_prepare_parent_sets_thread_and_arena_limits(
 
 
 def test_every_layer_the_kernel_supports_is_active(kernel: dict[str, bool]) -> None:
-    report = hardening.probe_layers()
+    report = probe.probe_layers()
     inactive = [name for name, supported in kernel.items() if supported and not report.active(name)]
     assert not inactive, report.as_table()
     if all(kernel.values()):
@@ -172,7 +172,7 @@ def test_every_layer_the_kernel_supports_is_active(kernel: dict[str, bool]) -> N
 
 
 def test_probe_reports_disabled_layers_and_what_gets_through(kernel: dict[str, bool]) -> None:
-    report = hardening.probe_layers({"seccomp": False, "chroot_dir": None})
+    report = probe.probe_layers({"seccomp": False, "chroot_dir": None})
     assert report.layers[-1] == LayerResult("seccomp", False, "disabled by configuration")
     assert not report.active("chroot")
     checks = {check.name: check for check in report.checks}
