@@ -1,5 +1,5 @@
-"""Fixtures for the Alpaca emulator: one real session (2026-03-12) of a few symbols,
-served in-process by uvicorn on a free loopback port, reset before every test."""
+"""Fixtures for the broker tests: the Alpaca emulator over one real session (2026-03-12) of
+a few symbols, served in-process by uvicorn on a free loopback port, reset before every test."""
 
 from __future__ import annotations
 

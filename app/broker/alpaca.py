@@ -1,0 +1,319 @@
+"""The Broker port over one Alpaca account, through alpaca-py's TradingClient.
+
+Nothing is ever sent twice by accident: every order carries its deterministic client
+order ID; after a timeout, a 5xx, a dropped connection or a 429 the order is looked up by
+that ID before anything is re-sent, and a 422 "client_order_id must be unique" means the
+order exists. All requests share one rate limit sized to Alpaca's 200 requests a minute.
+Fills are read by polling the account's orders once per tick.
+
+alpaca-py has no request timeout and retries 429/504 by itself (POSTs included) with 3 s
+sleeps; both are switched off here (see `_tune_client`), because this adapter owns timing
+and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus, OrderType, Side
+from app.domain.numbers import canonical
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+DUPLICATE_CODE = 40010001
+PRICE_QUANTUM = Decimal("0.000001")
+_FINAL = {
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+    "done_for_day": OrderStatus.EXPIRED,
+}
+
+
+class _TimeoutSession(requests.Session):
+    """alpaca-py's session, with the timeout it never sets (a hung answer would hang us)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(*args, **kwargs)
+
+
+def _tune_client(client: TradingClient, timeout: float) -> TradingClient:
+    """No hidden retries and a timeout: the only knobs alpaca-py keeps private."""
+    client._session = _TimeoutSession(timeout)
+    client._retry = 0
+    return client
+
+
+class _TransientError(Exception):
+    """The broker could not answer just now (429, 5xx, network): try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlpacaLimits:
+    requests_per_minute: int = 200
+    timeout_seconds: float = 10.0
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5  # doubled per attempt
+    lookups_before_giving_up: int = 5  # polls of an order the broker never confirmed
+
+
+@dataclass(slots=True)
+class _Tracked:
+    order: Order
+    alpaca_id: str | None = None
+    filled: Decimal = ZERO
+    notional: Decimal = ZERO
+    fills: int = 0
+    unconfirmed_polls: int = 0
+
+
+@dataclass(slots=True)
+class _Pacer:
+    """One moving-window limit shared by every request of the account."""
+
+    per_minute: int
+    sleep: Callable[[float], None]
+    _limiter: MovingWindowRateLimiter = field(init=False)
+    _item: RateLimitItemPerMinute = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerMinute(self.per_minute)
+
+    def wait(self) -> None:
+        while not self._limiter.hit(self._item, "account"):
+            reset, _remaining = self._limiter.get_window_stats(self._item, "account")
+            self.sleep(max(0.01, reset - time.time()))
+
+
+class AlpacaBroker:
+    """Implements the engine's Broker port over one Alpaca account."""
+
+    def __init__(
+        self,
+        client: TradingClient,
+        limits: AlpacaLimits | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = limits or AlpacaLimits()
+        self.client = _tune_client(client, self.limits.timeout_seconds)
+        self._sleep = sleep
+        self._pacer = _Pacer(self.limits.requests_per_minute, sleep)
+        self._tracked: dict[str, _Tracked] = {}
+        self.requests = 0
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> OrderEvent:
+        tracked = self._tracked.setdefault(order.client_order_id, _Tracked(order))
+        for attempt in range(self.limits.max_attempts):
+            try:
+                answer = self._call(self.client.submit_order, _request(order))
+            except APIError as error:
+                event = self._after_api_error(tracked, error)
+                if event is not None:
+                    return event
+            except requests.RequestException as error:
+                log.warning("%s: %s; looking it up", order.client_order_id, error)
+            else:
+                return self._accepted(tracked, answer)
+            self._sleep(self.limits.backoff_seconds * 2**attempt)
+            try:
+                existing = self._lookup(order.client_order_id)  # the POST may have landed
+            except _TransientError:
+                continue  # re-sending is safe: a duplicate ID is refused, never created
+            if existing is not None:
+                return self._accepted(tracked, existing)
+        # Unreachable for now: the order stays tracked, and each poll looks it up again.
+        return OrderEvent(order.client_order_id, OrderStatus.NEW, message="unconfirmed")
+
+    def _after_api_error(self, tracked: _Tracked, error: APIError) -> OrderEvent | None:
+        """An answer that settles the submit, or None to look it up and retry."""
+        status = _status_code(error)
+        if _api_code(error) == DUPLICATE_CODE or "must be unique" in str(error):
+            try:
+                existing = self._lookup(tracked.order.client_order_id)
+            except _TransientError:
+                return None
+            if existing is not None:
+                return self._accepted(tracked, existing)
+        if status == 429 or status is None or status >= 500:
+            return None
+        self._tracked.pop(tracked.order.client_order_id, None)
+        return OrderEvent(tracked.order.client_order_id, OrderStatus.REJECTED,
+                          message=_api_message(error))  # fmt: skip
+
+    def _accepted(self, tracked: _Tracked, answer: Any) -> OrderEvent:
+        tracked.alpaca_id = str(answer.id)
+        return OrderEvent(tracked.order.client_order_id, OrderStatus.NEW)
+
+    def _lookup(self, client_order_id: str) -> Any | None:
+        """The order with this client ID, None if the broker has none, _TransientError if unsure."""
+        try:
+            return self._call(self.client.get_order_by_client_id, client_order_id)
+        except APIError as error:
+            status = _status_code(error)
+            if status == 404:
+                return None
+            if status is None or status == 429 or status >= 500:
+                raise _TransientError(str(error)) from error
+            raise
+        except requests.RequestException as error:
+            raise _TransientError(str(error)) from error
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        self._pacer.wait()
+        self.requests += 1
+        return method(*args)
+
+    # -- following orders ------------------------------------------------------------------
+
+    def poll(self) -> list[OrderEvent]:
+        """Fills and final states of every tracked order since the last poll."""
+        if not self._tracked:
+            return []
+        try:
+            orders = self._recent_orders()
+        except (APIError, requests.RequestException) as error:
+            log.warning("polling orders failed (%s); trying again next tick", error)
+            return []
+        events: list[OrderEvent] = []
+        for client_id in list(self._tracked):
+            tracked = self._tracked[client_id]
+            answer = orders.get(client_id)
+            if answer is None:
+                events.extend(self._missing(tracked))
+                continue
+            tracked.alpaca_id = str(answer.id)
+            events.extend(self._progress(tracked, answer))
+        return events
+
+    def _recent_orders(self) -> dict[str, Any]:
+        earliest = min(
+            (t.order.submitted_at for t in self._tracked.values() if t.order.submitted_at),
+            default=datetime.now(UTC),
+        )
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL, after=earliest - timedelta(minutes=1), limit=500
+        )
+        return {o.client_order_id: o for o in self._call(self.client.get_orders, request)}
+
+    def _missing(self, tracked: _Tracked) -> list[OrderEvent]:
+        """An order the listing does not show: look it up; give up after a few polls."""
+        try:
+            found = self._lookup(tracked.order.client_order_id)
+        except _TransientError:
+            return []  # unsure is not absent: ask again next tick
+        if found is not None:
+            return self._progress(tracked, found)
+        tracked.unconfirmed_polls += 1
+        if tracked.unconfirmed_polls < self.limits.lookups_before_giving_up:
+            return []
+        del self._tracked[tracked.order.client_order_id]
+        return [OrderEvent(tracked.order.client_order_id, OrderStatus.REJECTED,
+                           message="the broker never confirmed this order")]  # fmt: skip
+
+    def _progress(self, tracked: _Tracked, answer: Any) -> list[OrderEvent]:
+        events = []
+        filled = Decimal(str(answer.filled_qty or 0))
+        status = _FINAL.get(str(answer.status.value if hasattr(answer.status, "value")
+                                else answer.status))  # fmt: skip
+        if filled > tracked.filled:
+            fill = self._fill_increment(tracked, answer, filled)
+            done = status is not None and filled == tracked.order.quantity
+            events.append(OrderEvent(
+                tracked.order.client_order_id,
+                OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, fill,
+            ))  # fmt: skip
+        if status is not None:
+            del self._tracked[tracked.order.client_order_id]
+            if not events or events[-1].status is not OrderStatus.FILLED:
+                message = "" if status is OrderStatus.FILLED else f"{status.value} by the broker"
+                events.append(OrderEvent(tracked.order.client_order_id, status, message=message))
+        return events
+
+    def _fill_increment(self, tracked: _Tracked, answer: Any, filled: Decimal) -> Fill:
+        """The new part of an order's fill; its price from the change of the average."""
+        average = Decimal(str(answer.filled_avg_price))
+        notional = filled * average
+        quantity = filled - tracked.filled
+        price = canonical(((notional - tracked.notional) / quantity).quantize(PRICE_QUANTUM))
+        tracked.filled, tracked.notional = filled, notional
+        tracked.fills += 1
+        stamp = answer.filled_at or answer.updated_at or datetime.now(UTC)
+        return Fill(
+            client_order_id=tracked.order.client_order_id,
+            symbol=tracked.order.symbol,
+            side=tracked.order.side,
+            quantity=quantity,
+            price=price,
+            timestamp=stamp.astimezone(UTC),
+            execution_id=f"{answer.id}-{tracked.fills}",
+        )
+
+    # -- the rest of the port --------------------------------------------------------------
+
+    def on_bars(self, minute: datetime, bars: Mapping[str, Bar]) -> None:
+        """Alpaca matches orders itself."""
+
+    def end_session(self, day: date) -> None:
+        """Alpaca expires day orders itself; the next poll reports them."""
+
+    def positions(self) -> dict[str, Decimal]:
+        positions = self._call(self.client.get_all_positions)
+        return {p.symbol: Decimal(str(p.qty)) for p in positions if Decimal(str(p.qty)) != 0}
+
+
+def _request(order: Order) -> MarketOrderRequest | LimitOrderRequest:
+    common = {
+        "symbol": order.symbol,
+        "qty": float(order.quantity),
+        "side": OrderSide.BUY if order.side is Side.BUY else OrderSide.SELL,
+        "time_in_force": TimeInForce.DAY,
+        "client_order_id": order.client_order_id,
+    }
+    if order.order_type is OrderType.LIMIT:
+        return LimitOrderRequest(limit_price=float(order.limit_price or 0), **common)
+    return MarketOrderRequest(**common)
+
+
+def _status_code(error: APIError) -> int | None:
+    try:
+        return int(error.status_code)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _api_code(error: APIError) -> int | None:
+    try:
+        return int(error.code)
+    except (TypeError, ValueError, AttributeError):  # an HTML error page has no JSON code
+        return None
+
+
+def _api_message(error: APIError) -> str:
+    try:
+        return str(error.message)
+    except (ValueError, AttributeError):
+        return str(error)[:300]
