@@ -6,9 +6,8 @@ that ID before anything is re-sent, and a 422 "client_order_id must be unique" m
 order exists. All requests share one rate limit sized to Alpaca's 200 requests a minute.
 Fills are read by polling the account's orders once per tick.
 
-alpaca-py has no request timeout and retries 429/504 by itself (POSTs included) with 3 s
-sleeps; both are switched off here (see `_tune_client`), because this adapter owns timing
-and retries.
+alpaca-py's own timeout-less session and hidden retries are replaced (app.alpaca_http):
+this adapter owns timing and retries.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from app.alpaca_http import tune_client
 from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus, OrderType, Side
 from app.domain.numbers import canonical
 
@@ -44,25 +44,6 @@ _FINAL = {
     "rejected": OrderStatus.REJECTED,
     "done_for_day": OrderStatus.EXPIRED,
 }
-
-
-class _TimeoutSession(requests.Session):
-    """alpaca-py's session, with the timeout it never sets (a hung answer would hang us)."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(*args, **kwargs)
-
-
-def _tune_client(client: TradingClient, timeout: float) -> TradingClient:
-    """No hidden retries and a timeout: the only knobs alpaca-py keeps private."""
-    client._session = _TimeoutSession(timeout)
-    client._retry = 0
-    return client
 
 
 class _TransientError(Exception):
@@ -117,7 +98,7 @@ class AlpacaBroker:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.limits = limits or AlpacaLimits()
-        self.client = _tune_client(client, self.limits.timeout_seconds)
+        self.client = tune_client(client, self.limits.timeout_seconds)
         self._sleep = sleep
         self._pacer = _Pacer(self.limits.requests_per_minute, sleep)
         self._tracked: dict[str, _Tracked] = {}

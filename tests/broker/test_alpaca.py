@@ -10,7 +10,7 @@ import pytest
 
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.domain.models import Order, OrderStatus, OrderType, Side
-from tests.broker.conftest import OPEN, Emu
+from tests.conftest import OPEN, Emu
 
 D = Decimal
 

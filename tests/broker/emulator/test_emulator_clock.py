@@ -13,7 +13,7 @@ from alpaca.trading.models import Clock, Order, Position, TradeAccount
 from app.broker.emulator import EmulatorServer, load_state
 from app.broker.emulator.clock import ReplayClock, build_steps
 from app.market.calendar import SessionCalendar
-from tests.broker.conftest import HEADERS, KEY, SECRET
+from tests.conftest import HEADERS, KEY, SECRET
 
 MINUTE = timedelta(minutes=1)
 THURSDAY = datetime(2026, 3, 12, 13, 30, tzinfo=UTC)

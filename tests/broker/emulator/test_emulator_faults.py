@@ -17,7 +17,7 @@ from app.broker.emulator import EmulatorServer, parse_faults
 from app.broker.emulator.faults import FaultInjector, FaultRule
 from app.broker.simulator import FillModel, SimulatedBroker
 from app.domain.models import Order, Side
-from tests.broker.conftest import HEADERS, OPEN, Emu, emulator_state
+from tests.conftest import HEADERS, OPEN, Emu, emulator_state
 
 D = Decimal
 

@@ -8,7 +8,7 @@ import pytest
 from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest
 from alpaca.data.timeframe import TimeFrame
 
-from tests.broker.conftest import DAY, OPEN, SYMBOLS, Emu
+from tests.conftest import DAY, OPEN, SYMBOLS, Emu
 
 MINUTE = timedelta(minutes=1)
 

@@ -20,7 +20,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 
 from app.broker.simulator import FillModel, SimulatedBroker
 from app.domain.models import Order, OrderType, Side
-from tests.broker.conftest import KEY, OPEN, SYMBOLS, Emu
+from tests.conftest import KEY, OPEN, SYMBOLS, Emu
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 D = Decimal
