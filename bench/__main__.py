@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m bench` (or `make bench`)."""
 
-from bench.replay_throughput import main
+from bench import replay_throughput, sandbox_fanout
 
 if __name__ == "__main__":
-    main()
+    replay_throughput.main()
+    sandbox_fanout.main()

@@ -250,9 +250,11 @@ class SandboxRunner:
                     "prices": dict(prices),
                 }
                 worker.history_requests = 0
-                worker.resume()
                 try:
+                    # Queue the call first, then wake the stopped worker: it finds the call
+                    # waiting, so each call costs one wake-up, not two.
                     worker.send_within(message, deadline, fds=(fd,))
+                    worker.resume()
                     waiting[worker.sock] = worker
                 except TimeoutError:
                     results[worker.team_id] = self._lost(worker, "the worker stopped reading")
