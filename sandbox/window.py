@@ -1,7 +1,8 @@
 """The bar window, published once per tick and read by every worker without copying.
 
-The host writes the window as one Arrow IPC file into a memfd and seals it (no write,
-grow or shrink), then passes the descriptor to each worker. A worker maps it read-only;
+The host writes the window's columns (plain float64/datetime64 arrays, every symbol one
+after another) and a small JSON index into a memfd and seals it (no write, grow or
+shrink), then passes the descriptor to each worker. A worker maps it read-only;
 the arrays a strategy sees are views into that mapping, so no team can change what
 another team sees, and numpy refuses `setflags(write=True)` on them.
 """
@@ -12,56 +13,63 @@ import ctypes
 import fcntl
 import mmap
 import os
+import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 
 FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
-_OFFSETS_KEY = b"arena.offsets"
+_DTYPES = {
+    f: np.dtype("datetime64[s]") if f == "timestamp" else np.dtype(np.float64) for f in FIELDS
+}
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+_PREFIX = struct.Struct("<QQ")  # where the JSON header starts, and its length
+_ALIGN = 64
 
 
-def window_table(window: Mapping[str, Mapping[str, np.ndarray]]) -> pa.Table:
-    """One long table (symbols one after another, oldest bar first) plus per-symbol offsets."""
-    symbols = sorted(window)
-    offsets: dict[str, list[int]] = {}
-    start = 0
-    for symbol in symbols:
-        size = len(window[symbol]["close"])
-        offsets[symbol] = [start, start + size]
-        start += size
-    columns = {}
-    for field in FIELDS:
-        parts = [np.asarray(window[s][field]) for s in symbols]
-        dtype = "datetime64[s]" if field == "timestamp" else np.float64
-        columns[field] = (
-            np.concatenate(parts).astype(dtype, copy=False) if parts else (np.empty(0, dtype=dtype))
-        )
-    table = pa.table({f: pa.array(columns[f]) for f in FIELDS})
-    return table.replace_schema_metadata({_OFFSETS_KEY: orjson.dumps(offsets)})
+def _aligned(size: int) -> int:
+    return -(-size // _ALIGN) * _ALIGN
 
 
 def publish_window(window: Mapping[str, Mapping[str, np.ndarray]]) -> int:
-    """Write the window into a sealed memfd; returns the descriptor (the caller closes it)."""
-    table = window_table(window)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    data = sink.getvalue()
+    """Write the window into a sealed memfd; returns the descriptor (the caller closes it).
+
+    Layout: a 64-byte prefix; each column (all symbols one after another) at an aligned
+    offset; then a JSON header with the row count, each symbol's rows and column offsets.
+    """
+    symbols = sorted(window)
+    offsets: dict[str, list[int]] = {}
+    rows = 0
+    for symbol in symbols:
+        size = len(window[symbol]["close"])
+        offsets[symbol] = [rows, rows + size]
+        rows += size
+    stride = _aligned(rows * 8)
+    starts = [_ALIGN + i * stride for i in range(len(FIELDS))]
+    header = orjson.dumps({"rows": rows, "symbols": offsets, "columns": starts})
+    header_at = _ALIGN + len(FIELDS) * stride
     fd = os.memfd_create("arena-window", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        _write_at(fd, 0, memoryview(_PREFIX.pack(header_at, len(header))))
+        for field, start in zip(FIELDS, starts, strict=True):
+            parts = [np.asarray(window[s][field]) for s in symbols]
+            column = np.concatenate(parts) if parts else np.empty(0)
+            raw = np.ascontiguousarray(column.astype(_DTYPES[field], copy=False)).view(np.uint8)
+            _write_at(fd, start, memoryview(raw))
+        _write_at(fd, header_at, memoryview(header))
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _write_at(fd: int, offset: int, data: memoryview) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -106,13 +114,16 @@ class WindowView(Mapping[str, Mapping[str, np.ndarray]]):
         self._cache: dict[str, dict[str, np.ndarray]] = {}
         self.pages = _Pages(fd, size) if size else None
         if self.pages is not None:
-            table = pa.ipc.open_file(pa.py_buffer(self.pages.view())).read_all()
-            self._offsets = orjson.loads(table.schema.metadata[_OFFSETS_KEY])
-            for field in FIELDS:
-                column = table.column(field)
-                # One chunk as written by publish_window; combine_chunks() would copy it.
-                chunk = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-                self._columns[field] = chunk.to_numpy(zero_copy_only=True)
+            view = self.pages.view()
+            header_at, length = _PREFIX.unpack_from(view)
+            header = orjson.loads(view[header_at : header_at + length])
+            self._offsets = header["symbols"]
+            rows = header["rows"]
+            for field, start in zip(FIELDS, header["columns"], strict=True):
+                # A read-only view into the shared pages: no copy, and numpy refuses writes.
+                self._columns[field] = np.frombuffer(
+                    view, dtype=_DTYPES[field], count=rows, offset=start
+                )
 
     def __getitem__(self, symbol: str) -> Mapping[str, np.ndarray]:
         cached = self._cache.get(symbol)
