@@ -463,8 +463,8 @@ def run_baseline(market: Market, work: Workload, console: Console) -> Row:
 
 SECTIONS = (  # (label, where the function lives, its name): those present are timed
     ("publish_window", "module", "publish_window"),
-    ("resume workers (SIGCONT)", "worker", "resume"),
     ("send (one frame per worker)", "module", "send"),
+    ("resume workers (SIGCONT)", "worker", "resume"),
     ("collect (wait for replies, read them)", "runner", "_collect"),
     ("pause workers (SIGSTOP)", "worker", "pause"),
 )
@@ -699,7 +699,7 @@ def profile_table(profile: dict[str, Any], row: Row) -> Table:
     table.add_row("run_tick (wall)", f"{profile['tick_ms']:.1f}", "")
     notes = {
         **SECTION_NOTES,
-        "publish_window": f"Arrow IPC file of {profile['window_mb']:.1f} MiB into a sealed memfd",
+        "publish_window": f"the window ({profile['window_mb']:.1f} MiB) into a sealed memfd",
     }
     for name, ms in profile["sections"].items():
         table.add_row(f"  {name}", f"{ms:.1f}", notes.get(name, ""))
@@ -724,7 +724,7 @@ def profile_table(profile: dict[str, Any], row: Row) -> Table:
     table.add_row(
         "worker: WindowView() per call",
         f"{profile['view_us'] / 1000:.3f}",
-        f"{profile['view_us']:.0f} µs (measured in the host): map the window, read its schema",
+        f"{profile['view_us']:.0f} µs (measured in the host): map the window, read its index",
     )
     table.add_section()
     for name, ms in profile["hot"]:
