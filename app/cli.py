@@ -25,12 +25,14 @@ from app.cli_commands import (
 from app.cli_sandbox import cmd_doctor, cmd_strategy_check, cmd_strategy_test
 from app.competition import DataDirError
 from app.ledger.jsonl import LedgerCorruptError
+from app.live import LiveConfigError
 from app.market.replay import ReplayDataError
 from app.registry import RegistryError
 from app.settings import ArenaSettings
 from app.strategies.sources import StrategySourceError
 
 USER_ERRORS = (
+    LiveConfigError,
     RegistryError,
     ReplayDataError,
     DataDirError,
@@ -86,7 +88,14 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
 
     run = add("run", cmd_run, "run a competition on the wall clock")
-    run.add_argument("--market", default="synthetic", help="synthetic | replay:PATH")
+    run.add_argument("--market", default="synthetic", help="synthetic | replay:PATH | alpaca")
+    run.add_argument(
+        "--broker",
+        choices=("sim", "alpaca"),
+        default="sim",
+        help="the simulated broker, or Alpaca (ARENA_ALPACA_* settings)",
+    )
+    run.add_argument("--universe", type=_symbols, help="symbols to trade with --market alpaca")
     run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
     run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
     run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")

@@ -23,10 +23,12 @@ from app.engine.clock import ReplayClock, WallClock
 from app.engine.ports import MarketData
 from app.ledger import reader
 from app.ledger.paths import owner_dir, team_ids
+from app.live import alpaca_components
 from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
+from app.settings import ArenaSettings
 
 
 def _console(stderr: bool = False) -> Console:
@@ -64,13 +66,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
-    market = _wall_clock_market(args.market, args.symbols)
+    market, broker, clock = _live_parts(args)
     prepare_data_dir(args.data_dir, args.reset)
-    competition = build_competition(registry, market, args.data_dir, durability="tick")
+    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
     _announce_sandbox(competition)
-    duration = None if args.duration is None else timedelta(minutes=args.duration)
     console.print(
-        f"Running on the wall clock ({args.market}, {len(market.universe)} symbols); "
+        f"Running on the {'broker' if args.broker == 'alpaca' else 'wall'} clock "
+        f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
         f"ledgers in {args.data_dir}. Ctrl-C stops cleanly."
     )
 
@@ -80,8 +82,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"blocks={report.blocks} rejected={report.rejections} faults={report.faults}"
         )
 
-    problems = competition.run(WallClock(duration=duration).ticks(), on_tick=show)
+    problems = competition.run(clock.ticks(), on_tick=show)
     return _finish(competition, problems)
+
+
+def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
+    """Market, broker (None: the simulator) and clock for `arena run`."""
+    duration = None if args.duration is None else timedelta(minutes=args.duration)
+    if args.broker == "sim" and args.market != "alpaca":
+        return _wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
+    if args.market != "alpaca" or args.broker != "alpaca":
+        raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
+    if not args.universe:
+        raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
+    broker, market, clock = alpaca_components(ArenaSettings(), sorted(args.universe))
+    clock.duration = duration
+    return market, broker, clock
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

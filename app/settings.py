@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,3 +18,12 @@ class ArenaSettings(BaseSettings):
     # The keys `arena emulator` accepts (not secrets: the emulator is a local test double).
     emulator_key: str = "emulator-key"
     emulator_secret: str = "emulator-secret"
+
+    # Alpaca (ARENA_ALPACA_*). Keys are SecretStr: they never print, log or serialise.
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    alpaca_paper: bool = True
+    alpaca_live_confirmed: bool = False  # trading real money needs this set explicitly too
+    alpaca_trading_url: str | None = None  # e.g. http://127.0.0.1:8765 for `arena emulator`
+    alpaca_data_url: str | None = None
+    alpaca_feed: Literal["iex", "sip"] = "iex"

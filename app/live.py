@@ -1,0 +1,96 @@
+"""Composing the live path: alpaca-py clients from settings, the broker clock, the checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.trading.client import TradingClient
+
+from app.broker.alpaca import AlpacaBroker
+from app.market.alpaca import AlpacaMarketData
+from app.market.calendar import SessionCalendar
+from app.settings import ArenaSettings
+
+ONE_MINUTE = timedelta(minutes=1)
+
+
+class LiveConfigError(ValueError):
+    """The settings do not allow trading through Alpaca (the message says what to set)."""
+
+
+def alpaca_clients(settings: ArenaSettings) -> tuple[TradingClient, StockHistoricalDataClient]:
+    """The two alpaca-py clients; refuses live (non-paper) trading without explicit consent."""
+    if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
+        raise LiveConfigError(
+            "set ARENA_ALPACA_API_KEY and ARENA_ALPACA_SECRET_KEY (environment or .env)"
+        )
+    if not settings.alpaca_paper and not settings.alpaca_live_confirmed:
+        raise LiveConfigError(
+            "ARENA_ALPACA_PAPER=false trades real money: also set ARENA_ALPACA_LIVE_CONFIRMED=true"
+        )
+    key = settings.alpaca_api_key.get_secret_value()
+    secret = settings.alpaca_secret_key.get_secret_value()
+    trading = TradingClient(
+        key, secret, paper=settings.alpaca_paper, url_override=settings.alpaca_trading_url
+    )
+    data = StockHistoricalDataClient(key, secret, url_override=settings.alpaca_data_url)
+    return trading, data
+
+
+def alpaca_components(
+    settings: ArenaSettings, universe: list[str]
+) -> tuple[AlpacaBroker, AlpacaMarketData, BrokerClock]:
+    trading, data = alpaca_clients(settings)
+    broker = AlpacaBroker(trading)
+    return (
+        broker,
+        AlpacaMarketData(data, universe, feed=settings.alpaca_feed),
+        BrokerClock(broker.client.get_clock),
+    )
+
+
+class BrokerClock:
+    """Ticks on the broker's clock: each minute of an open market once it has closed.
+
+    Following the broker's clock (not the host's) lets the same code run against Alpaca
+    and against `arena emulator` replaying a session at any speed. A minute is yielded once,
+    in order; a late look catches up on every missed minute.
+    """
+
+    def __init__(
+        self,
+        read_clock: Callable[[], object],
+        delay: timedelta = timedelta(seconds=2),
+        poll_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        is_trading_minute: Callable[[datetime], bool] | None = None,
+    ) -> None:
+        self._read = read_clock
+        self.is_trading_minute = is_trading_minute or SessionCalendar().is_session_minute
+        self.delay = delay
+        self.poll_seconds = poll_seconds
+        self._sleep = sleep
+        self.duration: timedelta | None = None
+
+    def ticks(self) -> Iterator[datetime]:
+        now = self._now()
+        next_minute = now.replace(second=0, microsecond=0)
+        end = None if self.duration is None else next_minute + self.duration
+        while end is None or next_minute < end:
+            now = self._now()
+            if now < next_minute + ONE_MINUTE + self.delay:
+                self._sleep(self.poll_seconds)
+                continue
+            if self.is_trading_minute(next_minute):  # nights and weekends are skipped
+                yield next_minute
+            next_minute += ONE_MINUTE
+
+    def _now(self) -> datetime:
+        return _utc(self._read().timestamp)  # type: ignore[attr-defined]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
