@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import psutil
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import sandbox.supervisor as supervisor
@@ -286,11 +287,16 @@ class Row:
     uss_mb: list[float] = field(default_factory=list)
     seconds: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
+    error: str = ""  # the row stopped early: what went wrong
 
     def quantile(self, q: int) -> float:
         if len(self.ms) < 2:
             return self.ms[0] if self.ms else float("nan")
         return statistics.quantiles(self.ms, n=100, method="inclusive")[q - 1]
+
+    @property
+    def worst(self) -> float:
+        return max(self.ms, default=float("nan"))
 
 
 def tick_inputs(universe: Universe, index: int) -> tuple[datetime, dict, dict[str, float]]:
@@ -406,12 +412,19 @@ def run_sandbox(market: Market, work: Workload, console: Console) -> tuple[Row, 
         row.uss_mb = worker_uss_mb(runner)
         if work.is_target:
             profile = profile_host(runner, market, row, calls)
+    except Exception as error:  # one broken row must not cost the others' results
+        code = runner.zygote.process.poll()
+        row.error = (
+            f"{type(error).__name__}: {error} (after {len(row.ms)} timed ticks; the zygote "
+            f"{'is running' if code is None else f'exited with {code}'}){runner.zygote._log()}"
+        )
+        row.ticks = len(row.ms)
     finally:
         runner.close()
     console.print(
         f"[dim]sandbox  {work.teams:>3} teams × {work.symbols:>3} symbols {work.label}: "
-        f"{row.ticks} ticks in {row.seconds:.1f} s; workers loaded in {row.notes['load_s']:.1f} s; "
-        f"load average {os.getloadavg()[0]:.1f}[/]"
+        f"{row.ticks} ticks in {row.seconds:.1f} s; workers loaded in "
+        f"{row.notes.get('load_s', float('nan')):.1f} s; load average {os.getloadavg()[0]:.1f}[/]"
     )
     return row, profile
 
@@ -442,8 +455,11 @@ def run_baseline(market: Market, work: Workload, console: Console) -> Row:
             pass
         row.notes["stuck"] = runner.running
         row.notes["cpu_s"] = time.process_time() - cpu_before
+    except Exception as error:  # one broken row must not cost the others' results
+        row.error = f"{type(error).__name__}: {error} (after {len(row.ms)} timed ticks)"
+        row.ticks = len(row.ms)
     finally:
-        if work.hostile == "loop":
+        if work.hostile == "loop" and hostile in runner.namespaces:
             runner.namespaces[hostile]["STOP"] = True  # ends the loops, or close() never returns
         runner.close()
     traces = [t for t in runner.traces if t.team_id == hostile and t.overrun_seconds > 0]
@@ -569,6 +585,8 @@ def profile_host(
 
 
 def fmt_ms(value: float) -> str:
+    if value != value:  # NaN: no timed tick
+        return "—"
     return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
@@ -578,10 +596,14 @@ def verdict(ok: bool) -> str:
 
 def hostile_ok(row: Row) -> bool:
     """Nobody else waited more than the budget (+ margin), and nobody else lost a result."""
-    return max(row.ms) / 1000 <= row.budget + WAIT_MARGIN and row.others_faults == 0
+    if row.error or not row.ms:
+        return False
+    return row.worst / 1000 <= row.budget + WAIT_MARGIN and row.others_faults == 0
 
 
 def target_cell(row: Row) -> str:
+    if row.error:
+        return "[red]ERROR (below)[/]"
     if row.work.is_target:
         cell = f"p99 {verdict(row.quantile(99) <= TARGET_P99_MS)}"
         if row.uss_mb:
@@ -625,7 +647,7 @@ def main_table(rows: list[Row]) -> Table:
             str(row.ticks),
             fmt_ms(row.quantile(50)),
             fmt_ms(row.quantile(99)),
-            fmt_ms(max(row.ms)),
+            fmt_ms(row.worst),
             faults,
             uss,
             target_cell(row),
@@ -663,7 +685,7 @@ def hostile_table(rows: list[Row]) -> Table:
     for row in rows:
         if not row.work.hostile:
             continue
-        over = max(row.ms) - row.budget * 1000
+        over = row.worst - row.budget * 1000
         if row.design == "sandbox":
             fate = "killed at the deadline (SIGKILL), restarted in the next tick's budget"
         else:
@@ -771,11 +793,19 @@ def run(console: Console) -> None:
             profile, target_row = found, row
         rows.append(run_baseline(market, work, console))
     console.print(main_table(rows))
+    for row in rows:
+        if row.error:
+            console.print(
+                f"[red]{row.design} {row.work.teams} × {row.work.symbols} {row.work.label} "
+                f"stopped early:[/] {escape(row.error)}",
+                markup=True,
+                highlight=False,
+            )
     console.print(TARGET_LINE)
     target = next(r for r in rows if r.design == "sandbox" and r.work.is_target)
     hostile = [r for r in rows if r.design == "sandbox" and r.work.hostile]
     p99 = target.quantile(99)
-    uss = max(target.uss_mb)
+    uss = max(target.uss_mb, default=float("nan"))
     console.print(
         f"  sandbox: p99 {p99:.1f} ms {verdict(p99 <= TARGET_P99_MS)}; "
         f"others' wait ≤ budget + {WAIT_MARGIN * 1000:g} ms and no lost result "
