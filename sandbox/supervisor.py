@@ -32,6 +32,7 @@ READ_SIZE = 1 << 16
 MAX_HISTORY_REQUESTS = 500  # per call: history is for a few look-ups, not a flood
 MAX_ERROR_CHARS = 16_000  # what a team's error line may carry, whatever the worker sends
 UIDS_PER_RUNNER = 1000  # each runner gets its own uid block, so runners never share limits
+MAX_RESTARTS_PER_TICK = 20  # forking is serial: a mass restart is spread over minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,22 +161,38 @@ class SandboxRunner:
         uid = self._uids.setdefault(team_id, self._uid_block + len(self._uids))
         config = {"uid": uid, "gid": uid, "memory_bytes": self.settings.memory_bytes}
         try:
-            pid, sock = self.zygote.spawn(config)
+            pid, sock = self._spawn(config)
         except WorkerSpawnError as error:
             return LoadOutcome(False, "crash", str(error))
         worker = Worker(team_id, pid, sock, code, [])
         policy = self.settings.policy
-        send(
-            sock,
-            {
-                "op": "load",
-                "files": code.files,
-                "entry_point": code.entry_point,
-                "params": code.params,
-                "policy": {"allowed": sorted(policy.allowed), "blocked": sorted(policy.blocked)},
-            },
-        )
+        try:
+            send(
+                sock,
+                {
+                    "op": "load",
+                    "files": code.files,
+                    "entry_point": code.entry_point,
+                    "params": code.params,
+                    "policy": {
+                        "allowed": sorted(policy.allowed),
+                        "blocked": sorted(policy.blocked),
+                    },
+                },
+            )
+        except OSError as error:  # the new worker died at once: a fault, never a raise
+            worker.kill()
+            return LoadOutcome(False, "crash", f"the worker died while starting: {error}")
         return worker
+
+    def _spawn(self, config: dict[str, Any]) -> tuple[int, Any]:
+        """A worker from the zygote; a zygote that died is replaced once, loudly."""
+        if not self.zygote.alive:
+            log.error("SANDBOX: the zygote died (exit %s); starting a new one",
+                      self.zygote.process.returncode)  # fmt: skip
+            self.zygote.close()
+            self.zygote = ZygoteHandle()
+        return self.zygote.spawn(config)
 
     def _loaded(self, worker: Worker, replies: Mapping[str, dict]) -> LoadOutcome:
         reply = replies.get(worker.team_id)
@@ -198,6 +215,7 @@ class SandboxRunner:
         calls: list[TeamCall],
     ) -> dict[str, StrategyResult]:
         """Call every live worker; restart killed ones alongside, within the same budget."""
+        deadline = time.monotonic() + self.settings.budget_seconds  # restarts count too
         results: dict[str, StrategyResult] = {}
         live: list[Worker] = []
         restarting: dict[str, Worker] = {}
@@ -209,13 +227,15 @@ class SandboxRunner:
                 results[team] = self._restart_failed(team, self._rejected[team])
             elif team not in self.code:
                 results[team] = StrategyResult(team, error="no strategy loaded", error_kind="load")
+            elif len(restarting) >= MAX_RESTARTS_PER_TICK or time.monotonic() >= deadline:
+                results[team] = StrategyResult(team, skipped=True, version=self.code[team].version)
             else:
                 begun = self._begin(team, self.code[team])
                 if isinstance(begun, Worker):
                     restarting[team] = begun
                 else:
                     results[team] = self._restart_failed(team, begun)
-        results.update(self._run(live, tick, window, current_prices, calls, restarting))
+        results.update(self._run(live, tick, window, current_prices, calls, restarting, deadline))
         return results
 
     def _restart_failed(self, team: str, outcome: LoadOutcome) -> StrategyResult:
@@ -234,10 +254,11 @@ class SandboxRunner:
         prices: Mapping[str, float],
         calls: list[TeamCall],
         restarting: Mapping[str, Worker] | None = None,
+        deadline: float | None = None,
     ) -> dict[str, StrategyResult]:
         headers = {c.team_id: c.header for c in calls}
         started = time.monotonic()
-        deadline = started + self.settings.budget_seconds
+        deadline = deadline if deadline is not None else started + self.settings.budget_seconds
         waiting: dict[Any, Worker] = {w.sock: w for w in (restarting or {}).values()}
         results: dict[str, StrategyResult] = {}
         fd = publish_window(window) if workers else -1

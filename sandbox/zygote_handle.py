@@ -52,7 +52,10 @@ class ZygoteHandle:
 
     def spawn(self, config: dict[str, Any]) -> tuple[int, socket.socket]:
         """Fork a worker; returns its pid and the host's end of its channel."""
-        protocol.send(self._host, {"op": "spawn", "config": config})
+        try:
+            protocol.send(self._host, {"op": "spawn", "config": config})
+        except OSError as error:  # the zygote is gone (killed, crashed)
+            raise WorkerSpawnError(f"the sandbox zygote is not running: {error}") from error
         message, fds = self._receive(time.monotonic() + START_TIMEOUT, "fork a worker")
         if message.get("op") != "spawned" or len(fds) != 1:
             for fd in fds:
@@ -73,6 +76,10 @@ class ZygoteHandle:
             raise WorkerSpawnError(
                 f"the sandbox zygote failed to {what}: {error}{self._log()}"
             ) from error
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def _log(self) -> str:
         self._stderr.seek(0)
