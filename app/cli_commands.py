@@ -95,8 +95,7 @@ def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
         raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
     if not args.universe:
         raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
-    broker, market, clock = alpaca_components(ArenaSettings(), sorted(args.universe))
-    clock.duration = duration
+    broker, market, clock = alpaca_components(ArenaSettings(), sorted(args.universe), duration)
     return market, broker, clock
 
 

@@ -63,6 +63,7 @@ class BrokerClock:
     def __init__(
         self,
         read_clock: Callable[[], object],
+        duration: timedelta | None = None,
         delay: timedelta = timedelta(seconds=2),
         poll_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
@@ -73,7 +74,7 @@ class BrokerClock:
         self.delay = delay
         self.poll_seconds = poll_seconds
         self._sleep = sleep
-        self.duration: timedelta | None = None
+        self.duration = duration
 
     def ticks(self) -> Iterator[datetime]:
         now = self._now()

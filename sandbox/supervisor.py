@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from app.engine.ports import LoadOutcome, StrategyResult, TeamCall, TeamCode
+from sandbox.history_server import answer as answer_history
 from sandbox.policy import ImportPolicy
 from sandbox.protocol import FrameReader, ProtocolError, send
 from sandbox.window import publish_window
@@ -373,9 +374,7 @@ class SandboxRunner:
         return None
 
     def _answer_history(self, message: dict[str, Any]) -> dict[str, Any]:
-        from sandbox.history_server import answer
-
-        return answer(self.history, message)
+        return answer_history(self.history, message)
 
     # -- faults ----------------------------------------------------------------------------
 
