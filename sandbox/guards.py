@@ -47,6 +47,11 @@ _FORBIDDEN_VALUE_MODULES = frozenset(
     {"socket", "_socket", "mmap", "_io", "io", "ctypes", "_ctypes"}
 )
 _FORBIDDEN_VALUE_TYPES = (types.FrameType, types.CodeType, types.TracebackType)
+# Exact types that are never a module, a class, a frame or a forbidden object: the
+# common answers of attribute reads and indexing skip the checks (subclasses do not).
+_PLAIN_VALUE_TYPES = frozenset(
+    {int, float, str, bool, bytes, type(None), list, tuple, dict, set, frozenset}
+)
 INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
@@ -357,7 +362,7 @@ class Guards:
                 raise SandboxViolation(
                     f"{describe(obj)}.{name} is refused: {error}{hint}"
                 ) from None
-        self._check_value(value, chain or f"{describe(obj)}.{name}")
+        self._check_value(value, lambda: chain or f"{describe(obj)}.{name}")
         if name in STRING_DISPATCH and callable(value) and not self.owns(obj, name):
             # Any library's apply/agg (also on a strategy's DataFrame subclass), not just
             # objects whose type says "pandas": the check only refuses denied names.
@@ -385,25 +390,34 @@ class Guards:
             if reason is not None:
                 raise SandboxViolation(reason)
 
-    def _check_value(self, value: Any, chain: str) -> None:
+    def _check_value(self, value: Any, label: Callable[[], str]) -> None:
+        """Refuse values no strategy may hold; `label` names where the value came from.
+
+        The label is built only for a refusal: this runs on every attribute read and
+        index of strategy code, and describing the source costs more than the check.
+        """
+        if type(value) in _PLAIN_VALUE_TYPES:
+            return
         if isinstance(value, types.ModuleType):
             if value in self.team_modules:
                 return
             reason = self.policy.refusal(value.__name__)
             if reason is not None:
                 raise SandboxViolation(
-                    reason if chain == value.__name__ else f"{chain} is the module {reason}"
+                    reason
+                    if (chain := label()) == value.__name__
+                    else f"{chain} is the module {reason}"
                 )
         elif isinstance(value, type) and issubclass(value, type):
             raise SandboxViolation(
-                f"{chain} is refused: it is a metaclass ({value.__name__}), which creates "
+                f"{label()} is refused: it is a metaclass ({value.__name__}), which creates "
                 "classes outside the sandbox's guards"
             )
         elif (
             isinstance(value, _FORBIDDEN_VALUE_TYPES)
             or type(value).__module__ in _FORBIDDEN_VALUE_MODULES
         ):
-            raise SandboxViolation(f"{chain} is refused: it is a {describe(value)} object")
+            raise SandboxViolation(f"{label()} is refused: it is a {describe(value)} object")
 
     def hasattr(self, obj: Any, name: str) -> bool:
         """The `hasattr` builtin: False when missing, SandboxViolation when refused."""
@@ -417,7 +431,7 @@ class Guards:
         """`_getitem_`: plain indexing, except into namespaces, and the value is checked."""
         _refuse_namespace(obj, "indexing")
         value = obj[key]
-        self._check_value(value, f"{describe(obj)}[{key!r}]")
+        self._check_value(value, lambda: f"{describe(obj)}[{key!r}]")
         return value
 
     # -- writing ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Imports none of the libraries it names.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from collections.abc import Collection, Iterator
@@ -159,6 +160,7 @@ def is_private_name(name: str) -> bool:
     return len(name) > 1 and name[0] == "_" and name[1] != "_"
 
 
+@functools.lru_cache(maxsize=4096)  # every attribute read asks; the answer never changes
 def attribute_refusal(name: str) -> str | None:
     """Why attribute `name` is refused on objects that are not the strategy's, or None."""
     if name in DENIED_ATTRIBUTES:

@@ -262,14 +262,14 @@ class SandboxRunner:
         deadline = deadline if deadline is not None else started + self.settings.budget_seconds
         waiting: dict[Any, Worker] = {w.sock: w for w in (restarting or {}).values()}
         results: dict[str, StrategyResult] = {}
-        fd = publish_window(window) if workers else -1
+        fd = publish_window(window, prices) if workers else -1
+        stamp = tick.isoformat()
         try:
             for worker in workers:
                 message = {
                     "op": "call",
-                    "tick": tick.isoformat(),
+                    "tick": stamp,
                     "header": headers[worker.team_id],
-                    "prices": dict(prices),
                 }
                 worker.history_requests = 0
                 try:

@@ -15,6 +15,7 @@ import mmap
 import os
 import struct
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ _DTYPES = {
     f: np.dtype("datetime64[s]") if f == "timestamp" else np.dtype(np.float64) for f in FIELDS
 }
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
-_PREFIX = struct.Struct("<QQ")  # where the JSON header starts, and its length
+# The header's length, and where the data (prices, then columns) starts.
+_PREFIX = struct.Struct("<QQ")
 _ALIGN = 64
 
 
@@ -33,11 +35,17 @@ def _aligned(size: int) -> int:
     return -(-size // _ALIGN) * _ALIGN
 
 
-def publish_window(window: Mapping[str, Mapping[str, np.ndarray]]) -> int:
-    """Write the window into a sealed memfd; returns the descriptor (the caller closes it).
+def publish_window(
+    window: Mapping[str, Mapping[str, np.ndarray]], prices: Mapping[str, float] | None = None
+) -> int:
+    """Write the window and the current prices into a sealed memfd; returns the descriptor
+    (the caller closes it).
 
-    Layout: a 64-byte prefix; each column (all symbols one after another) at an aligned
-    offset; then a JSON header with the row count, each symbol's rows and column offsets.
+    Layout: a 64-byte prefix; a JSON header (the row count, each symbol's rows, the price
+    symbols, offsets relative to the data); then, aligned, the data: the prices (float64, in
+    the header's order) and each column (all symbols one after another). The header comes
+    first so a worker reads it, the prices and often the prefix with one page fault, and it
+    stays the same bytes from tick to tick while the universe and window length do.
     """
     symbols = sorted(window)
     offsets: dict[str, list[int]] = {}
@@ -46,19 +54,25 @@ def publish_window(window: Mapping[str, Mapping[str, np.ndarray]]) -> int:
         size = len(window[symbol]["close"])
         offsets[symbol] = [rows, rows + size]
         rows += size
+    priced = list(prices or {})
     stride = _aligned(rows * 8)
-    starts = [_ALIGN + i * stride for i in range(len(FIELDS))]
-    header = orjson.dumps({"rows": rows, "symbols": offsets, "columns": starts})
-    header_at = _ALIGN + len(FIELDS) * stride
+    first_column = _aligned(len(priced) * 8)
+    starts = [first_column + i * stride for i in range(len(FIELDS))]
+    header = orjson.dumps({"rows": rows, "symbols": offsets, "columns": starts, "priced": priced})
+    data_at = _aligned(_ALIGN + len(header))
     fd = os.memfd_create("arena-window", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        _write_at(fd, 0, memoryview(_PREFIX.pack(header_at, len(header))))
+        os.ftruncate(fd, data_at + starts[-1] + stride)  # empty columns still lie inside
+        _write_at(fd, 0, memoryview(_PREFIX.pack(len(header), data_at)))
+        _write_at(fd, _ALIGN, memoryview(header))
+        if priced:
+            values = np.fromiter((prices[s] for s in priced), np.float64, len(priced))  # type: ignore[index]
+            _write_at(fd, data_at, memoryview(values.view(np.uint8)))
         for field, start in zip(FIELDS, starts, strict=True):
             parts = [np.asarray(window[s][field]) for s in symbols]
             column = np.concatenate(parts) if parts else np.empty(0)
             raw = np.ascontiguousarray(column.astype(_DTYPES[field], copy=False)).view(np.uint8)
-            _write_at(fd, start, memoryview(raw))
-        _write_at(fd, header_at, memoryview(header))
+            _write_at(fd, data_at + start, memoryview(raw))
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
     except BaseException:
         os.close(fd)
@@ -101,6 +115,31 @@ class _Pages:
         _libc.munmap(self.address, self.size)
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Where things are in a published window: parsed once, reused while it is unchanged."""
+
+    rows: int
+    offsets: dict[str, list[int]]
+    columns: list[int]  # relative to the data
+    priced: list[str]  # the prices start the data
+
+
+_last_index: tuple[bytes, _Index] | None = None
+
+
+def _index(header: bytes) -> _Index:
+    """The parsed header; from one tick to the next it is usually the same bytes (the same
+    symbols and window length), and parsing it anew every call would cost most of a call."""
+    global _last_index
+    if _last_index is not None and _last_index[0] == header:
+        return _last_index[1]
+    parsed = orjson.loads(header)
+    index = _Index(parsed["rows"], parsed["symbols"], parsed["columns"], parsed["priced"])
+    _last_index = (header, index)
+    return index
+
+
 class WindowView(Mapping[str, Mapping[str, np.ndarray]]):
     """The worker's read-only `bars`: {symbol: {field: array}}, built lazily per symbol.
 
@@ -112,18 +151,23 @@ class WindowView(Mapping[str, Mapping[str, np.ndarray]]):
         self._columns: dict[str, np.ndarray] = {}
         self._offsets: dict[str, list[int]] = {}
         self._cache: dict[str, dict[str, np.ndarray]] = {}
+        self._priced: list[str] = []
+        self._price_values: np.ndarray = np.empty(0)
         self.pages = _Pages(fd, size) if size else None
         if self.pages is not None:
             view = self.pages.view()
-            header_at, length = _PREFIX.unpack_from(view)
-            header = orjson.loads(view[header_at : header_at + length])
-            self._offsets = header["symbols"]
-            rows = header["rows"]
-            for field, start in zip(FIELDS, header["columns"], strict=True):
+            length, data_at = _PREFIX.unpack_from(view)
+            index = _index(bytes(view[_ALIGN : _ALIGN + length]))
+            self._offsets = index.offsets
+            for field, start in zip(FIELDS, index.columns, strict=True):
                 # A read-only view into the shared pages: no copy, and numpy refuses writes.
                 self._columns[field] = np.frombuffer(
-                    view, dtype=_DTYPES[field], count=rows, offset=start
+                    view, dtype=_DTYPES[field], count=index.rows, offset=data_at + start
                 )
+            self._priced = index.priced
+            self._price_values = np.frombuffer(
+                view, dtype=np.float64, count=len(index.priced), offset=data_at
+            )
 
     def __getitem__(self, symbol: str) -> Mapping[str, np.ndarray]:
         cached = self._cache.get(symbol)
@@ -141,3 +185,8 @@ class WindowView(Mapping[str, Mapping[str, np.ndarray]]):
 
     def __contains__(self, symbol: Any) -> bool:
         return symbol in self._offsets
+
+
+def read_prices(view: WindowView) -> dict[str, float]:
+    """The tick's current prices as a fresh dict: the strategy's own to change."""
+    return dict(zip(view._priced, view._price_values.tolist(), strict=True))

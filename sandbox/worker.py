@@ -19,7 +19,7 @@ from sandbox.hardening import HardeningConfig, harden
 from sandbox.history_client import HistoryClient
 from sandbox.policy import ImportPolicy
 from sandbox.protocol import ProtocolError, receive, send
-from sandbox.window import WindowView
+from sandbox.window import WindowView, read_prices
 from sandbox.wire import NotPlainDataError, to_wire
 
 
@@ -51,15 +51,16 @@ class _Worker:
             _close_all(fds)
             return _failure("load", "no strategy loaded")
         try:
-            bars = WindowView(fds[0]) if fds else {}
+            bars = WindowView(fds[0]) if fds else None
         except (OSError, MemoryError, ValueError) as error:
             return _failure(_kind(error), f"the bars could not be mapped: {error}")
         finally:
             _close_all(fds)  # the mapping stays valid without the descriptor
         team = {**message["header"], "api": self.history}
+        prices = read_prices(bars) if bars is not None else {}
         started = time.perf_counter()
         try:
-            result = self.strategy.call(team, bars, message["prices"])
+            result = self.strategy.call(team, bars if bars is not None else {}, prices)
         except BaseException as error:
             reply = _failure(_kind(error), format_team_traceback(error, self.files))
             reply["printed"] = scrub(self.strategy.printed)  # what it printed before raising

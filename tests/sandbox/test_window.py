@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from sandbox.window import FIELDS, WindowView, publish_window
+from sandbox.window import FIELDS, WindowView, publish_window, read_prices
 
 
 def host_window() -> dict[str, dict[str, np.ndarray]]:
@@ -87,3 +87,27 @@ def test_windows_kept_by_a_strategy_hold_no_descriptors() -> None:
     del kept  # the arrays keep their pages mapped
     assert closes.tolist() == host_window()["AAA"]["close"].tolist()
     os.close(fd)
+
+
+def test_the_current_prices_travel_in_the_window_as_a_fresh_dict_per_reader() -> None:
+    prices = {"AAA": 3.0, "BBB": 9.5, "ZZZ": 101.25}  # a price without bars is kept too
+    fd = publish_window(host_window(), prices)
+    first, second = read_prices(WindowView(fd)), read_prices(WindowView(fd))
+    os.close(fd)
+    assert first == prices
+    first["AAA"] = 0.0  # a strategy changing its own copy changes nobody else's
+    assert second == prices
+
+
+def test_a_window_with_other_symbols_is_read_anew_not_from_the_last_index() -> None:
+    fd = publish_window(host_window(), {"AAA": 3.0})
+    assert sorted(WindowView(fd)) == ["AAA", "BBB"]
+    os.close(fd)
+    stamps = np.array(["2026-03-12T14:03", "2026-03-12T14:04"], dtype="datetime64[s]")
+    other = {"CCC": {f: stamps if f == "timestamp" else np.array([7.0, 8.0]) for f in FIELDS}}
+    fd = publish_window(other, {"CCC": 8.0})
+    view = WindowView(fd)
+    os.close(fd)
+    assert sorted(view) == ["CCC"]
+    assert view["CCC"]["close"].tolist() == [7.0, 8.0]
+    assert read_prices(view) == {"CCC": 8.0}
