@@ -18,6 +18,7 @@ from app.cli_commands import (
     cmd_demo,
     cmd_print_global,
     cmd_print_team,
+    cmd_reconcile,
     cmd_replay,
     cmd_run,
     cmd_teams_list,
@@ -99,6 +100,11 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
     run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
     run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an earlier run: recover its books against the broker first",
+    )
     with_competition(run, settings.data_dir)
 
     demo = add("demo", cmd_demo, "the demo competition on a synthetic market, fast")
@@ -117,6 +123,11 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     overall.add_argument("--registry", type=Path, default=settings.registry)
 
     add_sandbox_commands(commands, add)
+
+    reconcile = add("reconcile", cmd_reconcile, "recover the books against Alpaca (dry run)")
+    reconcile.add_argument("--universe", type=_symbols, required=True, help="e.g. AAPL,MSFT,SPY")
+    reconcile.add_argument("--apply", action="store_true", help="write and cancel; lift a hold")
+    with_competition(reconcile, settings.data_dir)
 
     emulator = add("emulator", cmd_emulator, "serve an Alpaca-compatible API over replayed bars")
     emulator.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")

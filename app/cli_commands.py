@@ -28,6 +28,7 @@ from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
+from app.resume import held_problems, resume
 from app.settings import ArenaSettings
 
 
@@ -67,9 +68,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
     market, broker, clock = _live_parts(args)
-    prepare_data_dir(args.data_dir, args.reset)
-    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
+    if args.resume:
+        _refuse_if_held(args.data_dir)
+        if broker is None:
+            raise ValueError("--resume needs --broker alpaca: a simulated broker keeps no state")
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        prepare_data_dir(args.data_dir, args.reset)
+    settle = 15.0 if broker is not None else 0.0  # a live broker's last fills come moments late
+    competition = build_competition(
+        registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
+    )
     _announce_sandbox(competition)
+    if args.resume:
+        report = resume(competition, broker)
+        _print_recovery(report)
+        if not report.ok:
+            competition.engine.runner.close()
+            competition.ledger.close()
+            raise ValueError("trading is held: the books and the broker disagree (see above); "
+                             "fix it, then `arena reconcile --apply`")  # fmt: skip
     console.print(
         f"Running on the {'broker' if args.broker == 'alpaca' else 'wall'} clock "
         f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
@@ -84,6 +102,44 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     problems = competition.run(clock.ticks(), on_tick=show)
     return _finish(competition, problems)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Recover the books against the broker; a dry run unless --apply."""
+    registry = load_registry(args.registry)
+    if not args.universe:
+        raise ValueError("reconcile needs --universe (the symbols the competition trades)")
+    broker, market, _clock = alpaca_components(ArenaSettings(), sorted(args.universe), None)
+    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
+    try:
+        held = held_problems(args.data_dir)
+        if held:
+            errors.print("trading is held: " + "; ".join(held))
+        report = resume(competition, broker, dry_run=not args.apply)
+    finally:
+        competition.engine.runner.close()
+        competition.ledger.close()
+    _print_recovery(report)
+    if not args.apply:
+        console.print("dry run: nothing written, no order canceled (--apply to do it)")
+    elif report.ok:
+        console.print("[green]books equal the broker; trading is not held[/]")
+    return 0 if report.ok else 1
+
+
+def _refuse_if_held(data_dir: Path) -> None:
+    held = held_problems(data_dir)
+    if held:
+        raise ValueError(
+            "trading is held until the books match the broker: "
+            + "; ".join(held)
+            + " — run `arena reconcile` (dry run), then `arena reconcile --apply`"
+        )
+
+
+def _print_recovery(report: Any) -> None:
+    for line in report.lines():
+        (errors if line.startswith("PROBLEM") else console).print(line, markup=False)
 
 
 def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:

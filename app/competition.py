@@ -118,6 +118,7 @@ def build_competition(
     data_dir: Path,
     broker: Broker | None = None,
     durability: Durability = "tick",
+    settle_seconds: float = 0.0,
 ) -> Competition:
     """Every enabled team's strategy loaded into its own sandboxed worker, ready to tick."""
     store = BarStore()
@@ -143,6 +144,7 @@ def build_competition(
         rules=config.rules.trading_rules(),
         window_minutes=config.window_minutes,
         max_consecutive_faults=config.sandbox.max_consecutive_faults,
+        settle_seconds=settle_seconds,
         params={t.team_id: t.params for t in registry.enabled_teams},
     )
     ledger = LedgerWriter(data_dir, durability)

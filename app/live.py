@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import requests
+from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
-from app.broker.alpaca import AlpacaBroker
+from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.market.alpaca import AlpacaMarketData
 from app.market.calendar import SessionCalendar
 from app.settings import ArenaSettings
 
+log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
 
 
@@ -41,14 +45,14 @@ def alpaca_clients(settings: ArenaSettings) -> tuple[TradingClient, StockHistori
 
 
 def alpaca_components(
-    settings: ArenaSettings, universe: list[str]
+    settings: ArenaSettings, universe: list[str], duration: timedelta | None = None
 ) -> tuple[AlpacaBroker, AlpacaMarketData, BrokerClock]:
     trading, data = alpaca_clients(settings)
-    broker = AlpacaBroker(trading)
+    broker = AlpacaBroker(trading, AlpacaLimits(settings.alpaca_requests_per_minute))
     return (
         broker,
         AlpacaMarketData(data, universe, feed=settings.alpaca_feed),
-        BrokerClock(broker.client.get_clock),
+        BrokerClock(broker.client.get_clock, duration),
     )
 
 
@@ -77,11 +81,11 @@ class BrokerClock:
         self.duration = duration
 
     def ticks(self) -> Iterator[datetime]:
-        now = self._now()
+        now = self._now_when_answered()
         next_minute = now.replace(second=0, microsecond=0)
         end = None if self.duration is None else next_minute + self.duration
         while end is None or next_minute < end:
-            now = self._now()
+            now = self._now_when_answered()
             if now < next_minute + ONE_MINUTE + self.delay:
                 self._sleep(self.poll_seconds)
                 continue
@@ -89,8 +93,14 @@ class BrokerClock:
                 yield next_minute
             next_minute += ONE_MINUTE
 
-    def _now(self) -> datetime:
-        return _utc(self._read().timestamp)  # type: ignore[attr-defined]
+    def _now_when_answered(self) -> datetime:
+        """The broker's time; a failed read (429, 5xx, network) is tried again, not fatal."""
+        while True:
+            try:
+                return _utc(self._read().timestamp)  # type: ignore[attr-defined]
+            except (APIError, requests.RequestException) as error:
+                log.warning("reading the broker's clock failed (%s); trying again", error)
+                self._sleep(self.poll_seconds)
 
 
 def _utc(moment: datetime) -> datetime:

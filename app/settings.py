@@ -27,3 +27,5 @@ class ArenaSettings(BaseSettings):
     alpaca_trading_url: str | None = None  # e.g. http://127.0.0.1:8765 for `arena emulator`
     alpaca_data_url: str | None = None
     alpaca_feed: Literal["iex", "sip"] = "iex"
+    # Alpaca allows 200 requests a minute per account; a faster emulator replay needs more.
+    alpaca_requests_per_minute: int = 200

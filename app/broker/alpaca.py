@@ -57,6 +57,7 @@ class AlpacaLimits:
     max_attempts: int = 5
     backoff_seconds: float = 0.5  # doubled per attempt
     lookups_before_giving_up: int = 5  # polls of an order the broker never confirmed
+    recovery_seconds: float = 30.0  # after a restart: wait this long for a cancel to land
 
 
 @dataclass(slots=True)
@@ -163,6 +164,24 @@ class AlpacaBroker:
         except requests.RequestException as error:
             raise _TransientError(str(error)) from error
 
+    def _patient(self, method: Callable[..., Any], *args: Any) -> Any:
+        """A read that waits out 429s, 5xx and dropped connections (with backoff)."""
+        attempts = self.limits.max_attempts * 2
+        for attempt in range(attempts):
+            try:
+                return self._call(method, *args)
+            except APIError as error:
+                status = _status_code(error)
+                if status is not None and status != 429 and status < 500:
+                    raise
+                if attempt == attempts - 1:
+                    raise
+            except requests.RequestException:
+                if attempt == attempts - 1:
+                    raise
+            self._sleep(self.limits.backoff_seconds * 2 ** min(attempt, 4))
+        raise AssertionError("unreachable")
+
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         self._pacer.wait()
         self.requests += 1
@@ -218,8 +237,7 @@ class AlpacaBroker:
     def _progress(self, tracked: _Tracked, answer: Any) -> list[OrderEvent]:
         events = []
         filled = Decimal(str(answer.filled_qty or 0))
-        status = _FINAL.get(str(answer.status.value if hasattr(answer.status, "value")
-                                else answer.status))  # fmt: skip
+        status = _FINAL.get(_status_text(answer))
         if filled > tracked.filled:
             fill = self._fill_increment(tracked, answer, filled)
             done = status is not None and filled == tracked.order.quantity
@@ -228,7 +246,7 @@ class AlpacaBroker:
                 OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, fill,
             ))  # fmt: skip
         if status is not None:
-            del self._tracked[tracked.order.client_order_id]
+            self._tracked.pop(tracked.order.client_order_id, None)
             if not events or events[-1].status is not OrderStatus.FILLED:
                 message = "" if status is OrderStatus.FILLED else f"{status.value} by the broker"
                 events.append(OrderEvent(tracked.order.client_order_id, status, message=message))
@@ -253,6 +271,43 @@ class AlpacaBroker:
             execution_id=f"{answer.id}-{tracked.fills}",
         )
 
+    # -- recovery after a restart ----------------------------------------------------------
+
+    def recover(
+        self, order: Order, filled: Decimal, notional: Decimal, fills: int, cancel: bool = True
+    ) -> list[OrderEvent]:
+        """What became of a journaled order beyond the `filled` quantity already booked.
+
+        An order the broker never received is reported rejected; an open one is canceled
+        first (unless `cancel` is False: a dry run only looks) and followed until final.
+        """
+        tracked = _Tracked(order, filled=filled, notional=notional, fills=fills)
+        answer = self._recovery_lookup(order.client_order_id)
+        if answer is None:
+            never = "never reached the broker (the host stopped first)"
+            return [OrderEvent(order.client_order_id, OrderStatus.REJECTED, message=never)]
+        deadline = time.monotonic() + self.limits.recovery_seconds
+        if cancel and _FINAL.get(_status_text(answer)) is None:
+            try:
+                self._call(self.client.cancel_order_by_id, str(answer.id))
+            except APIError as error:  # 422: it became final meanwhile
+                log.info("%s: cancel refused (%s)", order.client_order_id, error)
+            while _FINAL.get(_status_text(answer)) is None and time.monotonic() < deadline:
+                self._sleep(0.2)
+                answer = self._recovery_lookup(order.client_order_id) or answer
+        events = self._progress(tracked, answer)
+        self._tracked.pop(order.client_order_id, None)
+        return events
+
+    def _recovery_lookup(self, client_order_id: str) -> Any | None:
+        """A lookup that tries again through transient faults (recovery has time)."""
+        for attempt in range(self.limits.max_attempts * 2):
+            try:
+                return self._lookup(client_order_id)
+            except _TransientError:
+                self._sleep(self.limits.backoff_seconds * 2 ** min(attempt, 4))
+        raise ConnectionError(f"the broker did not answer about {client_order_id}")
+
     # -- the rest of the port --------------------------------------------------------------
 
     def on_bars(self, minute: datetime, bars: Mapping[str, Bar]) -> None:
@@ -262,7 +317,7 @@ class AlpacaBroker:
         """Alpaca expires day orders itself; the next poll reports them."""
 
     def positions(self) -> dict[str, Decimal]:
-        positions = self._call(self.client.get_all_positions)
+        positions = self._patient(self.client.get_all_positions)
         return {p.symbol: Decimal(str(p.qty)) for p in positions if Decimal(str(p.qty)) != 0}
 
 
@@ -277,6 +332,10 @@ def _request(order: Order) -> MarketOrderRequest | LimitOrderRequest:
     if order.order_type is OrderType.LIMIT:
         return LimitOrderRequest(limit_price=float(order.limit_price or 0), **common)
     return MarketOrderRequest(**common)
+
+
+def _status_text(answer: Any) -> str:
+    return str(answer.status.value if hasattr(answer.status, "value") else answer.status)
 
 
 def _status_code(error: APIError) -> int | None:

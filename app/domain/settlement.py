@@ -77,37 +77,13 @@ class BlockSettlement:
                 f"{fill.client_order_id}: a {fill.side} fill of {fill.symbol} does not match "
                 f"the block ({self.plan.net_side} {self.plan.symbol})"
             )
-        waiting = self.unfilled
-        teams = [t for t in sorted(waiting) if waiting[t] > 0]
-        capacity = sum((waiting[t] for t in teams), ZERO)
-        if fill.quantity > capacity:
-            raise OverfillError(
-                f"{fill.client_order_id}: fill of {fill.quantity} exceeds the {capacity} unfilled"
-            )
-        quantities = allocate_pro_rata(fill.quantity, [waiting[t] for t in teams], self.quantum)
-        fees = allocate_pro_rata(fill.fee, quantities, fee_quantum(fill.fee))
         number = self.fills_per_leg.get(leg, 0) + 1
+        allocations = split_fill(fill, self.unfilled, self.plan.tick, leg, number, self.quantum)
         self.fills_per_leg[leg] = number
         self.broker_quantity += fill.quantity
         self.broker_notional += fill.quantity * fill.price
-        allocations = []
-        for team, quantity, fee in zip(teams, quantities, fees, strict=True):
-            if quantity == 0:
-                continue
-            self.filled[team] += quantity
-            allocations.append(
-                Allocation(
-                    team_id=team,
-                    trade_id=team_trade_id(team, self.plan.tick, self.plan.symbol, leg, number),
-                    parent_client_order_id=fill.client_order_id,
-                    symbol=self.plan.symbol,
-                    side=fill.side,
-                    quantity=quantity,
-                    price=fill.price,
-                    fee=fee,
-                    timestamp=fill.timestamp,
-                )
-            )
+        for allocation in allocations:
+            self.filled[allocation.team_id] += allocation.quantity
         return allocations
 
     def cross_price(self) -> Decimal:
@@ -139,3 +115,38 @@ class BlockSettlement:
             for team, quantity in sorted(self.crossed_share.items())
             if quantity > 0
         ]
+
+
+def split_fill(
+    fill: Fill,
+    waiting: dict[str, Decimal],
+    tick: datetime,
+    leg: Leg,
+    number: int,
+    quantum: Decimal,
+) -> list[Allocation]:
+    """The `number`-th fill of a block leg, split among the teams still `waiting`, in
+    proportion to what each waits for, at the fill's price (fees split the same way)."""
+    teams = [t for t in sorted(waiting) if waiting[t] > 0]
+    capacity = sum((waiting[t] for t in teams), ZERO)
+    if fill.quantity > capacity:
+        raise OverfillError(
+            f"{fill.client_order_id}: fill of {fill.quantity} exceeds the {capacity} unfilled"
+        )
+    quantities = allocate_pro_rata(fill.quantity, [waiting[t] for t in teams], quantum)
+    fees = allocate_pro_rata(fill.fee, quantities, fee_quantum(fill.fee))
+    return [
+        Allocation(
+            team_id=team,
+            trade_id=team_trade_id(team, tick, fill.symbol, leg, number),
+            parent_client_order_id=fill.client_order_id,
+            symbol=fill.symbol,
+            side=fill.side,
+            quantity=quantity,
+            price=fill.price,
+            fee=fee,
+            timestamp=fill.timestamp,
+        )
+        for team, quantity, fee in zip(teams, quantities, fees, strict=True)
+        if quantity != 0
+    ]

@@ -7,9 +7,10 @@ broker differ, and they come in through the ports.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -55,6 +56,7 @@ class EngineConfig:
     rules: TradingRules = field(default_factory=TradingRules)
     window_minutes: int = 390
     max_consecutive_faults: int = 5
+    settle_seconds: float = 0.0  # at the end: how long to wait for open orders (live)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per team
 
     @property
@@ -296,6 +298,7 @@ class Engine:
     def finish(self) -> list[str]:
         """End the last day and check the books; returns any mismatch found."""
         self.end_day()
+        self._settle_open_orders()
         problems = self.check_books()
         for problem in problems:
             log.error(problem)
@@ -306,8 +309,22 @@ class Engine:
         self.runner.close()
         return problems
 
+    def _settle_open_orders(self) -> None:
+        """A live broker fills the last orders within moments: wait for them, within limits."""
+        deadline = time.monotonic() + self.config.settle_seconds
+        as_of = (self.last_minute or datetime.now(UTC)) + ONE_MINUTE
+        while self.execution.open_orders and time.monotonic() < deadline:
+            time.sleep(0.25)
+            self.execution.handle(self.broker.poll(), as_of)
+        self.ledger.end_tick()
+
     def check_books(self) -> list[str]:
         """The teams' positions must sum to the account's, and the account's to the broker's."""
+        if self.execution.open_orders:
+            return [
+                f"{self.execution.open_orders} order(s) still open at the broker: "
+                "`arena run --resume` or `arena reconcile --apply` books them once final"
+            ]
         team_sum: dict[str, Decimal] = {}
         for book in self.books.values():
             for symbol, position in book.portfolio.positions.items():

@@ -17,8 +17,10 @@ from app.domain.netting import BlockPlan, LegPlan
 from app.domain.order_ids import block_order_id, crossed_block_id
 from app.domain.settlement import BlockSettlement, SettlementError
 from app.engine import records
+from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
 from app.engine.ports import Broker, Ledger
+from app.failpoints import failpoint
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -110,7 +112,9 @@ class Execution:
         self._ledger.journal(records.journal_submit_record(now, order, plan.tick, leg.leg, waiting))
         block.current, block.leg_filled, block.leg_notional = (order, leg), ZERO, ZERO
         self._by_order[order.client_order_id] = block
+        failpoint("journaled-not-sent")
         answer = self._broker.submit(order)
+        failpoint("sent-not-recorded")
         if answer.status is OrderStatus.REJECTED:
             self._close_leg(block, answer, now)
 
@@ -122,21 +126,22 @@ class Execution:
         except SettlementError as error:
             self._account_error(fill.timestamp, str(error))
             return
+        plan = block.plan
+        # Ahead of the ledger lines: a crash between them is redone from this record.
+        self._ledger.journal(
+            records.journal_allocations_record(
+                fill.timestamp, "fill", plan.tick, allocations, block.versions, fill, leg.leg
+            ),
+            sync=False,
+        )
+        failpoint("fill-journaled-not-booked")
         block.leg_filled += fill.quantity
         block.leg_notional += fill.quantity * fill.price
-        effect = self._account.apply(fill)
-        self._ledger.trade(None, records.account_trade_record(fill, effect, block.plan.team_ids))
+        book_fill(self._account, self._ledger, fill, plan.team_ids)
+        failpoint("account-booked-not-teams")
         for allocation in allocations:
-            book = self._books[allocation.team_id]
-            team_effect = book.apply(allocation)
-            record = records.trade_record(
-                allocation,
-                team_effect,
-                book.portfolio,
-                block.plan.tick,
-                block.versions[allocation.team_id],
-            )
-            self._ledger.trade(allocation.team_id, record)
+            version = block.versions[allocation.team_id]
+            book_allocation(self._books, self._ledger, allocation, plan.tick, version)
 
     def _close_leg(self, block: ActiveBlock, event: OrderEvent, now: datetime) -> None:
         assert block.current is not None
@@ -179,13 +184,17 @@ class Execution:
     def _finish(self, block: ActiveBlock, now: datetime) -> None:
         """Settle the crossed quantity and release every team's reservation."""
         plan = block.plan
-        for allocation in block.settlement.settle_crossed(block.parent_id, now):
-            book = self._books[allocation.team_id]
-            effect = book.apply(allocation)
-            record = records.trade_record(
-                allocation, effect, book.portfolio, plan.tick, block.versions[allocation.team_id]
+        crossed = block.settlement.settle_crossed(block.parent_id, now)
+        if crossed:
+            self._ledger.journal(
+                records.journal_allocations_record(
+                    now, "crossed", plan.tick, crossed, block.versions
+                ),
+                sync=False,
             )
-            self._ledger.trade(allocation.team_id, record)
+        for allocation in crossed:
+            version = block.versions[allocation.team_id]
+            book_allocation(self._books, self._ledger, allocation, plan.tick, version)
         for participant in plan.participants:
             self._books[participant.team_id].release(participant, plan.symbol, plan.reference_price)
 

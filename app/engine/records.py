@@ -155,3 +155,53 @@ def journal_outcome_record(
         "avg_price": avg_price,
         "message": message,
     }
+
+
+def journal_allocations_record(
+    moment: datetime,
+    event: str,
+    tick: datetime,
+    allocations: list[Allocation],
+    versions: Mapping[str, str],
+    fill: Fill | None = None,
+    leg: str | None = None,
+) -> dict[str, Any]:
+    """Written before a fill (event "fill") or a crossing (event "crossed") is booked.
+
+    It holds everything needed to book it again: after a crash between this line and the
+    ledger lines, recovery writes the lines that are missing (by trade ID), and no others.
+    """
+    record: dict[str, Any] = {
+        "timestamp": moment,
+        "event": event,
+        "tick": tick,
+        "leg": leg,
+        "allocations": [
+            {
+                "team_id": a.team_id,
+                "trade_id": a.trade_id,
+                "parent_client_order_id": a.parent_client_order_id,
+                "symbol": a.symbol,
+                "side": a.side,
+                "quantity": a.quantity,
+                "price": a.price,
+                "fee": a.fee,
+                "timestamp": a.timestamp,
+                "crossed": a.crossed,
+                "strategy_version": versions.get(a.team_id, ""),
+            }
+            for a in allocations
+        ],
+    }
+    if fill is not None:
+        record["client_order_id"] = fill.client_order_id
+        record["fill"] = {
+            "execution_id": fill.execution_id,
+            "symbol": fill.symbol,
+            "side": fill.side,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "fee": fill.fee,
+            "timestamp": fill.timestamp,
+        }
+    return record

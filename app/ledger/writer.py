@@ -56,6 +56,7 @@ class LedgerWriter:
         # Paths are validated and joined once per owner: pathlib joins cost more than a write.
         self._paths: dict[tuple[str | None, str], Path] = {}
         self._journal: JsonlAppender | None = None
+        self._journal_dirty = False
         self._closed = False
 
     # -- the records -------------------------------------------------------------------
@@ -83,19 +84,32 @@ class LedgerWriter:
         """A strategy fault or a rejected signal."""
         self._append(self._path(owner, ERRORS), record)
 
-    def journal(self, record: dict[str, Any]) -> None:
-        """Append to the write-ahead order journal; on disk (fsynced) when this returns."""
+    def journal(self, record: dict[str, Any], sync: bool = True) -> None:
+        """Append to the write-ahead order journal.
+
+        With `sync` (every submit: it precedes an order) the line is on disk when this
+        returns. Without it (fills and crossings, booked right after) the line is handed to
+        the operating system, which keeps it through a crash of the host, and fsynced at
+        the end of the tick before any other file.
+        """
         self._check_open()
         if self._journal is None:
             self._journal = JsonlAppender(journal_path(self.data_dir))
             self._note(self._journal.open())
         self._journal.append(record)
-        self._journal.fsync()
+        if sync:
+            self._journal.fsync()
+        else:
+            self._journal.flush()
+            self._journal_dirty = True
 
     # -- tick and lifetime -------------------------------------------------------------
 
     def end_tick(self) -> None:
         """Flush every file written during the tick, and fsync it under tick durability."""
+        if self._journal_dirty and self._journal is not None:
+            self._journal.fsync()  # first: the ledger lines must never outlive their record
+            self._journal_dirty = False
         for path in sorted(self._dirty):
             appender = self._open[path]
             appender.flush()

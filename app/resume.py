@@ -1,0 +1,135 @@
+"""Starting again over an earlier run's ledgers: recover, check against the broker, hold.
+
+`resume` runs before the first tick of `arena run --resume` and is all of `arena
+reconcile`. It repairs torn last lines, rebuilds the books from the ledgers, redoes what
+the journal holds and the ledgers lack, settles the journal's open orders with the broker,
+and compares the books with the broker. A mismatch writes `HOLD.json` into the data
+directory: trading stays held (every later `--resume` refuses to trade) until a
+reconciliation finds the books and the broker equal again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.competition import Competition
+from app.engine.recovery import (
+    RecoverableBroker,
+    RecoveryReport,
+    check_against_broker,
+    rebuild_books,
+    redo_journal,
+    settle_open_orders,
+)
+from app.ledger.journal import read_journal
+from app.ledger.jsonl import read_jsonl, repair_torn_tail
+from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
+
+HOLD_FILE = "HOLD.json"
+
+
+@dataclass(slots=True)
+class DiscardingLedger:
+    """A dry run's ledger: records what would be written, writes nothing."""
+
+    lines: list[tuple[str, str | None, dict]] = field(default_factory=list)
+
+    def trade(self, owner: str | None, record: dict) -> None:
+        self.lines.append(("trade", owner, record))
+
+    def portfolio(self, owner: str | None, day: Any, record: dict) -> None:
+        self.lines.append(("portfolio", owner, record))
+
+    def metrics(self, owner: str | None, record: dict) -> None:
+        self.lines.append(("metrics", owner, record))
+
+    def error(self, owner: str | None, record: dict) -> None:
+        self.lines.append(("error", owner, record))
+
+    def journal(self, record: dict, sync: bool = True) -> None:
+        self.lines.append(("journal", None, record))
+
+    def end_tick(self) -> None:
+        """Nothing to flush."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def hold_path(data_dir: Path) -> Path:
+    return Path(data_dir) / HOLD_FILE
+
+
+def repair_all(data_dir: Path) -> list[str]:
+    """Cut a torn last line (a write cut short by the crash) off every ledger file."""
+    repaired = []
+    for path in sorted(Path(data_dir).rglob("*.jsonl")):
+        repair = repair_torn_tail(path)
+        if repair is not None:
+            repaired.append(str(repair))
+    return repaired
+
+
+def resume(
+    competition: Competition, broker: RecoverableBroker, dry_run: bool = False
+) -> RecoveryReport:
+    """Recover the competition's books; raises TradingHeld when they disagree with the broker."""
+    data_dir = competition.data_dir
+    report = RecoveryReport()
+    if not dry_run:
+        report.redone.extend(f"repaired {line}" for line in repair_all(data_dir))
+    engine = competition.engine
+    team_trades = {
+        team: list(read_jsonl(owner_dir(data_dir, team) / TRADES, allow_torn_tail=True))
+        for team in team_ids(data_dir)
+        if (owner_dir(data_dir, team) / TRADES).is_file()
+    }
+    account_path = owner_dir(data_dir, ACCOUNT) / TRADES
+    account_trades = (
+        list(read_jsonl(account_path, allow_torn_tail=True)) if account_path.is_file() else []
+    )
+    journal = list(read_journal(journal_path(data_dir)))
+    booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
+    ledger: Any = DiscardingLedger() if dry_run else competition.ledger
+    redo_journal(journal, engine.books, engine.account, ledger, booked, report)
+    now = datetime.now(UTC)
+    settle_open_orders(
+        journal,
+        engine.books,
+        engine.account,
+        ledger,
+        broker,
+        engine.config.quantum,
+        now,
+        report,
+        cancel=not dry_run,
+    )
+    report.problems.extend(check_against_broker(engine.books, engine.account, broker.positions()))
+    ledger.end_tick()
+    if not dry_run:
+        _set_hold(data_dir, report)
+    return report
+
+
+def _set_hold(data_dir: Path, report: RecoveryReport) -> None:
+    path = hold_path(data_dir)
+    if report.ok:
+        path.unlink(missing_ok=True)
+        return
+    body = {"since": datetime.now(UTC).isoformat(), "problems": report.problems}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(body, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def held_problems(data_dir: Path) -> list[str] | None:
+    """The problems that hold trading, or None when trading is not held."""
+    path = hold_path(data_dir)
+    if not path.is_file():
+        return None
+    return list(json.loads(path.read_text()).get("problems") or ["(no detail recorded)"])
