@@ -16,6 +16,7 @@ from typing import Any
 
 from app.cli_commands import (
     cmd_demo,
+    cmd_kill_switch,
     cmd_print_global,
     cmd_print_team,
     cmd_reconcile,
@@ -101,6 +102,11 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
     run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
     run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="journal and book, but send nothing: the simulator fills on Alpaca's bars",
+    )
+    run.add_argument(
         "--resume",
         action="store_true",
         help="continue an earlier run: recover its books against the broker first",
@@ -123,6 +129,11 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     overall.add_argument("--registry", type=Path, default=settings.registry)
 
     add_sandbox_commands(commands, add)
+
+    kill = add("kill-switch", cmd_kill_switch, "halt trading: block, cancel, flatten; or off")
+    kill.add_argument("mode", choices=["block", "cancel", "flatten", "off"])
+    kill.add_argument("--yes", action="store_true", help="confirm flatten without asking")
+    kill.add_argument("--data-dir", type=Path, default=settings.data_dir)
 
     reconcile = add("reconcile", cmd_reconcile, "recover the books against Alpaca (dry run)")
     reconcile.add_argument("--universe", type=_symbols, required=True, help="e.g. AAPL,MSFT,SPY")

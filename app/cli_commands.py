@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,9 @@ from app.competition import (
     prepare_data_dir,
     sandbox_layer_summary,
 )
+from app.controls import release_kill_switch, throw_kill_switch
 from app.engine.clock import ReplayClock, WallClock
+from app.engine.controls import KillMode
 from app.engine.ports import MarketData
 from app.ledger import reader
 from app.ledger.paths import owner_dir, team_ids
@@ -127,6 +130,27 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_kill_switch(args: argparse.Namespace) -> int:
+    """Throw (block, cancel, flatten) or release (off) the kill switch of a running engine."""
+    if args.mode == "off":
+        released = release_kill_switch(args.data_dir, by="cli")
+        console.print("kill switch released" if released else "the kill switch was not thrown")
+        return 0
+    if args.mode == "flatten" and not args.yes:
+        if not sys.stdin.isatty():
+            raise ValueError("flatten closes every team's positions: confirm with --yes")
+        answer = input("Flatten closes every team's positions at market. Type FLATTEN: ")
+        if answer.strip() != "FLATTEN":
+            console.print("not confirmed: nothing changed")
+            return 1
+    switch = throw_kill_switch(args.data_dir, KillMode(args.mode), by="cli")
+    console.print(
+        f"kill switch: {switch.mode.value} (the running engine acts at its next tick); "
+        "`arena kill-switch off` releases it"
+    )
+    return 0
+
+
 def _refuse_if_held(data_dir: Path) -> None:
     held = held_problems(data_dir)
     if held:
@@ -145,13 +169,23 @@ def _print_recovery(report: Any) -> None:
 def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
     """Market, broker (None: the simulator) and clock for `arena run`."""
     duration = None if args.duration is None else timedelta(minutes=args.duration)
+    settings = ArenaSettings()
+    if args.dry_run or settings.dry_run:
+        if args.market != "alpaca" or not args.universe:
+            raise ValueError(
+                "--dry-run runs on Alpaca's market data: --market alpaca --universe ..."
+            )
+        _broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
+        console.print("[bold yellow]DRY RUN[/]: orders are journaled and filled by the simulator "
+                      "on Alpaca's bars; nothing is sent to the broker")  # fmt: skip
+        return market, None, clock
     if args.broker == "sim" and args.market != "alpaca":
         return _wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
     if args.market != "alpaca" or args.broker != "alpaca":
         raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
     if not args.universe:
         raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
-    broker, market, clock = alpaca_components(ArenaSettings(), sorted(args.universe), duration)
+    broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
     return market, broker, clock
 
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.broker.simulator import FillModel, SimulatedBroker
+from app.controls import KillSwitchFile
 from app.engine.books import TeamBook
 from app.engine.engine import Engine, EngineConfig, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
@@ -157,6 +158,7 @@ def build_competition(
         ledger,
         _LakeFeed(store, lake),
         engine_config,
+        kill_switch=KillSwitchFile(data_dir),
     )
     competition = Competition(registry, data_dir, engine, ledger, lake, outcomes)
     engine.set_day_end_hook(competition.end_of_day)

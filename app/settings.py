@@ -29,3 +29,5 @@ class ArenaSettings(BaseSettings):
     alpaca_feed: Literal["iex", "sip"] = "iex"
     # Alpaca allows 200 requests a minute per account; a faster emulator replay needs more.
     alpaca_requests_per_minute: int = 200
+    # DRY_RUN: live market data, the simulator fills; no order ever reaches the broker.
+    dry_run: bool = False

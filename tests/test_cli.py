@@ -215,3 +215,15 @@ def test_every_ledger_line_carries_an_rfc3339_utc_timestamp(replayed: Path):
     for path in files:
         for record in read_jsonl(path):
             assert stamp.match(record["timestamp"]), (path, record)
+
+
+def test_kill_switch_needs_confirmation_to_flatten_and_can_be_released(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    assert main(["kill-switch", "flatten", "--data-dir", data]) == 1  # stdin is not a tty
+    assert "confirm with --yes" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "control" / "kill-switch.json").exists()
+    assert main(["kill-switch", "flatten", "--yes", "--data-dir", data]) == 0
+    switch = (tmp_path / "data" / "control" / "kill-switch.json").read_text()
+    assert '"mode": "flatten"' in switch
+    assert main(["kill-switch", "off", "--data-dir", data]) == 0
+    assert not (tmp_path / "data" / "control" / "kill-switch.json").exists()

@@ -120,3 +120,20 @@ def test_sigkill_at_twenty_random_moments_loses_and_duplicates_nothing(bars, tmp
         assert counts["orders"] > 20
     finally:
         emulator.close()
+
+
+def test_dry_run_journals_and_books_but_sends_nothing_to_the_broker(bars, tmp_path):
+    emulator = EmulatorProcess(bars, DAY.isoformat(), UNIVERSE, speed=4)
+    registry, data = churn_registry(tmp_path), tmp_path / "data"
+    try:
+        host = arena(*host_args(registry, data, UNIVERSE, "--dry-run", "--duration", "6"),
+                     env=emulator.host_env)  # fmt: skip
+        output, _ = host.communicate(timeout=120)
+        assert host.returncode == 0, output
+        assert "DRY RUN" in output
+        assert emulator.get("/_emulator/orders") == []
+        journal = (data / "orders" / "journal.jsonl").read_text()
+        assert '"event":"submit"' in journal
+        assert (data / "team" / "alpha" / "trades.jsonl").stat().st_size > 0
+    finally:
+        emulator.close()

@@ -316,6 +316,20 @@ class AlpacaBroker:
     def end_session(self, day: date) -> None:
         """Alpaca expires day orders itself; the next poll reports them."""
 
+    def cancel_all(self) -> None:
+        """Cancel every order this host follows; the next polls report them canceled."""
+        for tracked in list(self._tracked.values()):
+            try:
+                if tracked.alpaca_id is None:
+                    found = self._recovery_lookup(tracked.order.client_order_id)
+                    if found is None:
+                        continue
+                    tracked.alpaca_id = str(found.id)
+                self._patient(self.client.cancel_order_by_id, tracked.alpaca_id)
+            except (APIError, requests.RequestException, ConnectionError) as error:
+                # Already final (422) or unreachable: the polls settle it either way.
+                log.warning("cancel of %s: %s", tracked.order.client_order_id, error)
+
     def positions(self) -> dict[str, Decimal]:
         positions = self._patient(self.client.get_all_positions)
         return {p.symbol: Decimal(str(p.qty)) for p in positions if Decimal(str(p.qty)) != 0}

@@ -187,6 +187,13 @@ class SimulatedBroker:
         self._caps.pop(client_order_id, None)
         return self._open.pop(client_order_id, None) is not None
 
+    def cancel_all(self) -> None:
+        for client_id in sorted(self._open):
+            self.cancel(client_id)
+            self._events.append(
+                OrderEvent(client_id, OrderStatus.CANCELED, message="canceled by the organiser")
+            )
+
     def cap_participation(self, client_order_id: str, share: Decimal) -> None:
         """Let one order take at most `share` of each bar's volume (slow or thin fills)."""
         self._caps[client_order_id] = share

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from app.domain.metrics import PerformanceTracker
-from app.domain.models import Allocation, Fill, Intent, Participant
+from app.domain.models import Allocation, Fill, Intent, Participant, Side
 from app.domain.portfolio import ZERO, FillEffect, Portfolio
 from app.domain.validation import TeamExposure
 
@@ -99,3 +99,24 @@ class AccountBook:
 
     def positions(self) -> dict[str, Decimal]:
         return {s: p.quantity for s, p in self.portfolio.positions.items()}
+
+
+def flattening_intents(books: Iterable[TeamBook]) -> list[Intent]:
+    """For every team, orders that close each of its positions (the kill switch's flatten)."""
+    intents = []
+    for book in books:
+        for index, (symbol, position) in enumerate(sorted(book.portfolio.positions.items())):
+            if position.quantity == 0:
+                continue
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            intents.append(
+                Intent(
+                    book.team_id,
+                    symbol,
+                    side,
+                    abs(position.quantity),
+                    reason="flatten (kill switch)",
+                    signal_index=index,
+                )
+            )
+    return intents

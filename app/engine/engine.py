@@ -22,7 +22,8 @@ from app.domain.numbers import price_from_float
 from app.domain.portfolio import ZERO
 from app.domain.validation import TradingRules, apply_budget, parse_signals
 from app.engine import records
-from app.engine.books import AccountBook, TeamBook
+from app.engine.books import AccountBook, TeamBook, flattening_intents
+from app.engine.controls import KillMode, KillSwitch
 from app.engine.execution import Execution
 from app.engine.leaderboard import assign_ranks
 from app.engine.ports import (
@@ -85,6 +86,7 @@ class Engine:
         history: BarHistory,
         config: EngineConfig,
         on_day_end: Callable[[date], None] | None = None,
+        kill_switch: Callable[[], KillSwitch | None] | None = None,
     ) -> None:
         self.books = books
         self.market = market
@@ -102,6 +104,9 @@ class Engine:
         self.last_minute: datetime | None = None
         self._on_day_end = on_day_end
         self._staged: dict[str, TeamCode] = {}
+        self.kill_switch = kill_switch or (lambda: None)
+        self._kill_seen: datetime | None = None  # the activation already acted on
+        self._flatten_pending = False
 
     def set_day_end_hook(self, hook: Callable[[date], None]) -> None:
         """Called after each session's end (the composition root folds ledgers there)."""
@@ -122,6 +127,9 @@ class Engine:
         if self.day is not None and day != self.day:
             self.end_day()
         self.day, self.last_minute = day, minute
+        switch = self.kill_switch()
+        if switch is not None and switch.since != self._kill_seen:
+            self._throw(switch, as_of)  # before the broker sees this minute's bars
         bars = self.market.bars(minute)
         self.history.append_minute(bars)
         for symbol, bar in bars.items():
@@ -131,12 +139,48 @@ class Engine:
         if self._staged:
             self._swap_staged(minute, as_of)
         intents, rejected, faults = self._collect_intents(minute, as_of)
+        if switch is not None:
+            intents, refused = self._halt(switch, intents, as_of)
+            rejected += refused
         plans = plan_blocks(minute, intents, self.account.positions(), self.prices)
         self.execution.start(plans, as_of)
         self.execution.handle(self.broker.poll(), as_of)
         self._record(as_of, day)
         self.ledger.end_tick()
         return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
+
+    def _halt(
+        self, switch: KillSwitch, intents: list[Intent], as_of: datetime
+    ) -> tuple[list[Intent], int]:
+        """The kill switch is thrown: refuse every signal; flatten once the cancels are done."""
+        reason = f"trading is halted by the organiser (kill switch: {switch.mode.value})"
+        for intent in intents:
+            rejection = Rejection(intent.team_id, intent.signal_index, reason)
+            book = self.books[intent.team_id]
+            self.ledger.error(
+                book.team_id, records.rejection_record(as_of, rejection, book.version)
+            )
+        if self._flatten_pending and self.execution.open_orders == 0:
+            # After the cancels are final: no opposite-side orders while one is open.
+            self._flatten_pending = False
+            closing = flattening_intents(self.books.values())
+            self._account_note(as_of, f"flattening: {len(closing)} closing order(s) for teams")
+            return closing, len(intents)
+        return [], len(intents)
+
+    def _throw(self, switch: KillSwitch, as_of: datetime) -> None:
+        """A new activation: cancel (cancel, flatten) and arm the flatten, once."""
+        self._kill_seen = switch.since
+        self._account_note(as_of, f"kill switch thrown: {switch.mode.value}")
+        if switch.mode in (KillMode.CANCEL, KillMode.FLATTEN):
+            self.broker.cancel_all()
+            for book in self.books.values():
+                book.resting_limits = []
+        self._flatten_pending = switch.mode is KillMode.FLATTEN
+
+    def _account_note(self, moment: datetime, message: str) -> None:
+        log.warning(message)
+        self.ledger.error(None, {"timestamp": moment, "kind": "control", "message": message})
 
     def _swap_staged(self, minute: datetime, as_of: datetime) -> None:
         """Swap in staged versions that pass a smoke call on this minute's bars."""

@@ -42,6 +42,10 @@ class Broker(Protocol):
 
     def positions(self) -> dict[str, Decimal]: ...
 
+    def cancel_all(self) -> None:
+        """Cancel every open order (the kill switch); the cancels arrive through poll."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TeamCall:

@@ -1,0 +1,157 @@
+"""Recovery on start, in one process against the emulator: missed fills are learned from
+the broker, open orders are canceled and settled, orders that never left are closed, and a
+corrupted book holds trading until a reconciliation finds it equal to the broker again."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from app.broker.alpaca import AlpacaBroker, AlpacaLimits
+from app.competition import Competition, build_competition
+from app.ledger.jsonl import read_jsonl
+from app.market.alpaca import AlpacaMarketData
+from app.registry import load_registry
+from app.resume import held_problems, hold_path, resume
+from tests.conftest import OPEN, SYMBOLS, Emu
+
+D = Decimal
+
+
+def buy(qty: int, symbol: str = "AAPL") -> dict:
+    return {"symbol": symbol, "action": "buy", "quantity": qty}
+
+
+@pytest.fixture
+def registry(write_registry) -> Path:
+    return write_registry(
+        {
+            "alpha": ("scripted.py", "ScriptedStrategy",
+                      {"script": {"0": buy(10), "2": buy(4, "SPY")}}, 100_000),
+            "beta": ("scripted.py", "ScriptedStrategy", {"script": {"0": buy(6)}}, 100_000),
+        }
+    )  # fmt: skip
+
+
+def start(emu: Emu, registry: Path, data: Path) -> tuple[Competition, AlpacaBroker]:
+    broker = AlpacaBroker(emu.trading(), AlpacaLimits(backoff_seconds=0.01, recovery_seconds=5))
+    market = AlpacaMarketData(emu.data(), SYMBOLS)
+    return build_competition(load_registry(registry), market, data, broker=broker), broker
+
+
+def crash(competition: Competition) -> None:
+    """What a kill leaves: nothing is finished, folded or checked; files stay as written."""
+    competition.engine.runner.close()
+    competition.ledger.close()
+
+
+def trade(emu: Emu, competition: Competition, minutes: int) -> None:
+    for m in range(minutes):
+        emu.advance(1)
+        competition.engine.tick(OPEN + timedelta(minutes=m))
+
+
+def team_position(data: Path, team: str, symbol: str) -> Decimal:
+    path = data / "team" / team / "trades.jsonl"
+    total = D(0)
+    for t in read_jsonl(path) if path.exists() else []:
+        if t["symbol"] == symbol:
+            total += D(t["quantity"]) * (1 if t["side"] == "buy" else -1)
+    return total
+
+
+def drop_lines(path: Path, keep: callable) -> int:
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if keep(json.loads(line))]
+    path.write_text("".join(kept))
+    return len(lines) - len(kept)
+
+
+def test_a_fill_the_host_never_saw_is_learned_from_the_broker(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 1)  # the orders go out at minute 0
+    crash(competition)
+    emu.advance(1)  # ... and fill while the host is down
+    competition, broker = start(emu, registry, data)
+    report = resume(competition, broker)
+    assert report.ok, report.lines()
+    assert any("missed fill of 16" in line for line in report.orders)  # 10 + 6 AAPL
+    assert team_position(data, "alpha", "AAPL") == 10
+    assert team_position(data, "beta", "AAPL") == 6
+    journal = list(read_jsonl(data / "orders" / "journal.jsonl"))
+    assert [r["status"] for r in journal if r["event"] == "outcome"] == ["filled"]
+    crash(competition)
+    again, broker = start(emu, registry, data)
+    assert resume(again, broker).orders == []  # nothing is booked twice
+    assert team_position(data, "alpha", "AAPL") == 10
+    crash(again)
+
+
+def test_ledger_lines_lost_after_their_journal_record_are_written_again(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 3)
+    crash(competition)
+    # As if the host died between the fill's journal record and beta's ledger line.
+    assert drop_lines(data / "team" / "beta" / "trades.jsonl", lambda r: False) == 1
+    competition, broker = start(emu, registry, data)
+    report = resume(competition, broker)
+    assert report.ok, report.lines()
+    assert any(line.startswith("beta trade beta_") for line in report.redone)
+    assert team_position(data, "beta", "AAPL") == 6
+    crash(competition)
+
+
+def test_an_open_order_is_canceled_and_one_that_never_left_is_closed(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 1)  # AAPL orders open at the emulator (no bar since)
+    journal = data / "orders" / "journal.jsonl"
+    never_sent = dict(next(r for r in read_jsonl(journal) if r["event"] == "submit"))
+    never_sent["client_order_id"] = "alpha_202603121300_SPY_o"
+    never_sent["symbol"] = "SPY"
+    competition.ledger.journal(never_sent)  # journaled, then the host died before sending
+    crash(competition)
+    competition, broker = start(emu, registry, data)
+    report = resume(competition, broker)
+    assert report.ok, report.lines()
+    outcomes = {
+        r["client_order_id"]: r["status"] for r in read_jsonl(journal) if r["event"] == "outcome"
+    }
+    assert outcomes["alpha_202603121300_SPY_o"] == "rejected"
+    assert "canceled" in outcomes.values()
+    told = [e["message"] for e in read_jsonl(data / "team" / "beta" / "errors.jsonl")]
+    assert any("host restarted" in m and "6 AAPL" in m for m in told)
+    crash(competition)
+
+
+def test_a_corrupted_book_holds_trading_until_reconciled(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 3)
+    crash(competition)
+    trades = data / "team" / "alpha" / "trades.jsonl"
+    original = trades.read_text()
+    phantom = dict(json.loads(original.splitlines()[0]), trade_id="alpha_phantom", quantity="7")
+    trades.write_text(original + json.dumps(phantom) + "\n")  # a book that lies
+
+    competition, broker = start(emu, registry, data)
+    dry = resume(competition, broker, dry_run=True)
+    assert not dry.ok
+    assert any("AAPL: the teams hold 23, the account book 16" in p for p in dry.problems)
+    assert not hold_path(data).exists()  # a dry run writes nothing
+    report = resume(competition, broker)
+    assert not report.ok
+    assert held_problems(data) == report.problems
+    crash(competition)
+
+    trades.write_text(original)  # the organiser repairs the book
+    competition, broker = start(emu, registry, data)
+    assert resume(competition, broker).ok
+    assert held_problems(data) is None  # the hold is lifted
+    crash(competition)
