@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from collections.abc import Callable, Iterable
@@ -87,6 +88,7 @@ class Competition:
         self.ledger.end_tick()
         self.lake.flush()
         fold_all(self.data_dir, day)
+        gc.freeze()  # the day's bars and books stay: keep them out of later collections
 
 
 def sandbox_settings(registry: Registry) -> SandboxSettings:
@@ -162,6 +164,7 @@ def build_competition(
     )
     competition = Competition(registry, data_dir, engine, ledger, lake, outcomes)
     engine.set_day_end_hook(competition.end_of_day)
+    gc.freeze()  # what lives for the whole run is never scanned again: no collection pauses
     return competition
 
 

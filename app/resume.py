@@ -54,6 +54,9 @@ class DiscardingLedger:
     def journal(self, record: dict, sync: bool = True) -> None:
         self.lines.append(("journal", None, record))
 
+    def sync_journal(self) -> None:
+        """Nothing to make durable."""
+
     def end_tick(self) -> None:
         """Nothing to flush."""
 

@@ -1,7 +1,9 @@
-"""Run every benchmark: `python -m bench` (or `make bench`)."""
+"""Run every benchmark: `python -m bench` (or `make bench`); `python -m bench.live_latency`
+and the others run one alone."""
 
-from bench import replay_throughput, sandbox_fanout
+from bench import live_latency, replay_throughput, sandbox_fanout
 
 if __name__ == "__main__":
     replay_throughput.main()
     sandbox_fanout.main()
+    live_latency.main()

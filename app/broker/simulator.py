@@ -85,6 +85,9 @@ class SimulatedBroker:
         self._open[order.client_order_id] = _Working(order, broker_id)
         return OrderEvent(order.client_order_id, OrderStatus.NEW)
 
+    def submit_many(self, orders: list[Order]) -> list[OrderEvent]:
+        return [self.submit(order) for order in orders]
+
     def _refusal(self, order: Order) -> str:
         """Alpaca's reasons to refuse an order, or '' if it is acceptable."""
         if order.quantity <= 0:

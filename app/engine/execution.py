@@ -62,7 +62,12 @@ class Execution:
         return len(self._by_order)
 
     def start(self, plans: list[BlockPlan], now: datetime) -> None:
-        """Reserve each team's share, then send each block's first leg (or settle it)."""
+        """Reserve each team's share, then send each block's first leg (or settle it).
+
+        The first legs go out together: journaled, one fsync, then submitted at once (a
+        broker that can sends them concurrently; they are for different symbols).
+        """
+        first_legs: list[tuple[Order, ActiveBlock]] = []
         for plan in plans:
             for participant in plan.participants:
                 self._books[participant.team_id].reserve(
@@ -82,9 +87,10 @@ class Execution:
                 parent_id=parent_id,
             )
             if block.pending_legs:
-                self._send_next_leg(block, now)
+                first_legs.append((self._prepare_next_leg(block, now), block))
             else:
                 self._finish(block, now)
+        self._send(first_legs, now)
 
     def handle(self, events: list[OrderEvent], now: datetime) -> None:
         """Apply the broker's fills and status changes, in order."""
@@ -98,7 +104,8 @@ class Execution:
             if event.status.is_final:
                 self._close_leg(block, event, now)
 
-    def _send_next_leg(self, block: ActiveBlock, now: datetime) -> None:
+    def _prepare_next_leg(self, block: ActiveBlock, now: datetime) -> Order:
+        """The block's next order, journaled (not yet fsynced) and followed from now on."""
         leg = block.pending_legs.pop(0)
         plan = block.plan
         order = Order(
@@ -109,14 +116,23 @@ class Execution:
             submitted_at=now,
         )
         waiting = {t: q for t, q in block.settlement.unfilled.items() if q > 0}
-        self._ledger.journal(records.journal_submit_record(now, order, plan.tick, leg.leg, waiting))
+        record = records.journal_submit_record(now, order, plan.tick, leg.leg, waiting)
+        self._ledger.journal(record, sync=False)
         block.current, block.leg_filled, block.leg_notional = (order, leg), ZERO, ZERO
         self._by_order[order.client_order_id] = block
+        return order
+
+    def _send(self, orders: list[tuple[Order, ActiveBlock]], now: datetime) -> None:
+        """Make the journal durable, then submit; a rejection closes its leg at once."""
+        if not orders:
+            return
+        self._ledger.sync_journal()  # every order is on disk before any is sent
         failpoint("journaled-not-sent")
-        answer = self._broker.submit(order)
+        answers = self._broker.submit_many([order for order, _block in orders])
         failpoint("sent-not-recorded")
-        if answer.status is OrderStatus.REJECTED:
-            self._close_leg(block, answer, now)
+        for (_order, block), answer in zip(orders, answers, strict=True):
+            if answer.status is OrderStatus.REJECTED:
+                self._close_leg(block, answer, now)
 
     def _apply_fill(self, block: ActiveBlock, fill: Fill) -> None:
         assert block.current is not None
@@ -156,11 +172,12 @@ class Execution:
                 block.leg_filled,
                 None if avg is None else records.derived(avg),
                 event.message,
-            )
+            ),
+            sync=False,  # an outcome is not written ahead: recovery can always ask the broker
         )
         block.current = None
         if event.status is OrderStatus.FILLED and block.pending_legs:
-            self._send_next_leg(block, now)
+            self._send([(self._prepare_next_leg(block, now), block)], now)
             return
         if event.status is not OrderStatus.FILLED:
             self._tell_unfilled(block, order, event, now)

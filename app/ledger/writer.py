@@ -103,6 +103,12 @@ class LedgerWriter:
             self._journal.flush()
             self._journal_dirty = True
 
+    def sync_journal(self) -> None:
+        """Make every journal line written so far durable (one fsync for a batch of orders)."""
+        if self._journal is not None and self._journal_dirty:
+            self._journal.fsync()
+            self._journal_dirty = False
+
     # -- tick and lifetime -------------------------------------------------------------
 
     def end_tick(self) -> None:

@@ -87,6 +87,9 @@ class EmulatorState:
             )
             self.books = PositionBook()
             self.orders: dict[str, OrderRecord] = {}  # by client_order_id, in acceptance order
+            # Orders that may still be open (pruned as they close): a submit's checks look
+            # at these, not at every order of the session.
+            self.maybe_open: dict[str, OrderRecord] = {}
             self.by_id: dict[str, str] = {}
             self.refusals: list[Json] = []
             self.refused: Counter[str] = Counter()
@@ -182,6 +185,7 @@ class EmulatorState:
             position_intent=f"{order.side.value}_to_{'open' if opening else 'close'}",
         )
         self.orders[order.client_order_id] = record
+        self.maybe_open[order.client_order_id] = record
         self.by_id[record.id] = order.client_order_id
         fault = self.faults.for_order(order.client_order_id)
         if fault.share is not None:
@@ -213,9 +217,12 @@ class EmulatorState:
             raise errors.unprocessable(f"asset {request.symbol} not found", 42210000)
         positions = self.books.quantities()
         pending = ZERO
-        for record in self.orders.values():
+        for key, record in list(self.maybe_open.items()):
+            if not record.is_open:
+                del self.maybe_open[key]
+                continue
             order = record.order
-            if record.is_open and opens_exposure(order.side, positions.get(order.symbol, ZERO)):
+            if opens_exposure(order.side, positions.get(order.symbol, ZERO)):
                 pending += record.remaining * (order.limit_price or self._price(order.symbol) or 0)
         check_order(
             request,
@@ -244,9 +251,21 @@ class EmulatorState:
 
     def list_orders(self, query: OrderFilter) -> list[Json]:
         with self.lock:
-            chosen = [r for r in self.orders.values() if _matches(r, query)]
+            chosen = [r for r in self._created_after(query.after) if _matches(r, query)]
             chosen.sort(key=lambda r: (r.created_at, r.seq), reverse=query.descending)
             return [self._json(r) for r in chosen[: query.limit]]
+
+    def _created_after(self, after: datetime | None) -> list[OrderRecord]:
+        """Orders created after `after`: orders are kept in creation order (the clock only
+        moves forward), so a recent `after` reads the newest few, not the whole session."""
+        if after is None:
+            return list(self.orders.values())
+        recent = []
+        for record in reversed(self.orders.values()):
+            if record.created_at <= after:
+                break
+            recent.append(record)
+        return recent
 
     def cancel(self, order_id: str) -> None:
         """DELETE /v2/orders/{id}: 404 if unknown, 422 if no longer open."""
