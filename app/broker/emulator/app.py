@@ -49,8 +49,8 @@ def _state(request: Request) -> EmulatorState:
     return request.app.state.emulator
 
 
-def require_keys(request: Request) -> None:
-    """Alpaca's key headers must match the configured pair."""
+async def require_keys(request: Request) -> None:
+    """Alpaca's key headers must match the configured pair (async: no thread hop per call)."""
     config = _state(request).config
     key = request.headers.get("APCA-API-KEY-ID", "")
     secret = request.headers.get("APCA-API-SECRET-KEY", "")
@@ -258,7 +258,11 @@ def create_emulator_app(state: EmulatorState) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = EmulatorApp(title="Alpaca emulator (Strategy Arena)", lifespan=lifespan, docs_url=None)
+    app = EmulatorApp(
+        title="Alpaca emulator (Strategy Arena)",
+        lifespan=lifespan,
+        docs_url=None,
+    )
     app.gate = FaultGate(state.faults, state.limiter)
     app.state.emulator = state
     app.include_router(trading)

@@ -90,6 +90,8 @@ class EmulatorState:
             # Orders that may still be open (pruned as they close): a submit's checks look
             # at these, not at every order of the session.
             self.maybe_open: dict[str, OrderRecord] = {}
+            self._prices_at: datetime | None = None
+            self._prices: dict[str, Decimal | None] = {}
             self.by_id: dict[str, str] = {}
             self.refusals: list[Json] = []
             self.refused: Counter[str] = Counter()
@@ -295,8 +297,15 @@ class EmulatorState:
     # --- account and positions --------------------------------------------------------
 
     def _price(self, symbol: str) -> Decimal | None:
-        bar = self.index.latest(symbol, self.now)
-        return None if bar is None else price_from_float(bar.close)
+        """The last close at or before now (cached until the clock moves: every submit asks
+        for the price of every holding and every open order)."""
+        now = self.now
+        if self._prices_at != now:
+            self._prices_at, self._prices = now, {}
+        if symbol not in self._prices:
+            bar = self.index.latest(symbol, now)
+            self._prices[symbol] = None if bar is None else price_from_float(bar.close)
+        return self._prices[symbol]
 
     def _figures(self) -> AccountFigures:
         long_value = short_value = ZERO
