@@ -31,7 +31,7 @@ from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
-from app.resume import held_problems, resume
+from app.resume import held_problems, record_opening_cash, resume
 from app.settings import ArenaSettings
 
 
@@ -78,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     else:
         prepare_data_dir(args.data_dir, args.reset)
+        if broker is not None:
+            record_opening_cash(args.data_dir, broker)  # what later cash checks start from
     settle = 15.0 if broker is not None else 0.0  # a live broker's last fills come moments late
     competition = build_competition(
         registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle

@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
     check_against_broker,
+    check_cash,
     rebuild_books,
     redo_journal,
     settle_open_orders,
@@ -31,6 +33,7 @@ from app.ledger.jsonl import read_jsonl, repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
 
 HOLD_FILE = "HOLD.json"
+OPENING_CASH_FILE = "broker-opening.json"
 
 
 @dataclass(slots=True)
@@ -113,10 +116,41 @@ def resume(
         cancel=not dry_run,
     )
     report.problems.extend(check_against_broker(engine.books, engine.account, broker.positions()))
+    opening = opening_cash(data_dir)
+    if opening is None and not account_trades and not dry_run:
+        opening = record_opening_cash(data_dir, broker)
+    if opening is None:
+        report.redone.append("cash not checked: the broker's opening cash was not recorded")
+    else:
+        traded = sum((Decimal(str(t["quantity"])) for t in account_trades), Decimal(0))
+        report.problems.extend(check_cash(engine.account, opening, broker.cash(), traded))
     ledger.end_tick()
     if not dry_run:
         _set_hold(data_dir, report)
     return report
+
+
+def opening_cash_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "account" / OPENING_CASH_FILE
+
+
+def opening_cash(data_dir: Path) -> Decimal | None:
+    path = opening_cash_path(data_dir)
+    if not path.is_file():
+        return None
+    return Decimal(json.loads(path.read_text())["cash"])
+
+
+def record_opening_cash(data_dir: Path, broker: RecoverableBroker) -> Decimal:
+    """The broker's cash when the competition starts: later checks compare movements."""
+    cash = broker.cash()
+    path = opening_cash_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"cash": str(cash), "at": datetime.now(UTC).isoformat()}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(body) + "\n")
+    os.replace(temporary, path)
+    return cash
 
 
 def _set_hold(data_dir: Path, report: RecoveryReport) -> None:

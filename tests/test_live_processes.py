@@ -59,15 +59,14 @@ def test_two_processes_with_injected_faults_end_with_books_equal_to_the_broker(b
         output, _ = host.communicate(timeout=240)
         assert host.returncode == 0, output
         assert "bars=3" in output
+        injected = emulator.get("/_emulator/state")["faults"]["injected"]
         emulator.set_faults("")  # the checks below read the emulator without faults
         settled = reconcile(emulator, registry, data, UNIVERSE, apply=True)  # the last orders
         assert settled.returncode == 0, settled.stdout + settled.stderr
-        summary = emulator.get("/_emulator/state")
-        assert summary["duplicates_refused"] >= 0
         counts = check_books_against_emulator(emulator, data, list(TEAMS))
         assert counts["orders"] > 20
-        refusals = emulator.get("/_emulator/refusals")
-        assert refusals, "the injected faults refused some requests"
+        assert sum(injected.values()) > 10, injected  # the run met real faults
+        assert {"429", "500"} <= set(injected), injected
     finally:
         emulator.close()
 

@@ -16,7 +16,7 @@ from app.competition import Competition, build_competition
 from app.ledger.jsonl import read_jsonl
 from app.market.alpaca import AlpacaMarketData
 from app.registry import load_registry
-from app.resume import held_problems, hold_path, resume
+from app.resume import held_problems, hold_path, opening_cash, record_opening_cash, resume
 from tests.conftest import OPEN, SYMBOLS, Emu
 
 D = Decimal
@@ -40,6 +40,8 @@ def registry(write_registry) -> Path:
 def start(emu: Emu, registry: Path, data: Path) -> tuple[Competition, AlpacaBroker]:
     broker = AlpacaBroker(emu.trading(), AlpacaLimits(backoff_seconds=0.01, recovery_seconds=5))
     market = AlpacaMarketData(emu.data(), SYMBOLS)
+    if opening_cash(data) is None:
+        record_opening_cash(data, broker)  # as `arena run` does when a competition starts
     return build_competition(load_registry(registry), market, data, broker=broker), broker
 
 
@@ -154,4 +156,24 @@ def test_a_corrupted_book_holds_trading_until_reconciled(emu, registry, tmp_path
     competition, broker = start(emu, registry, data)
     assert resume(competition, broker).ok
     assert held_problems(data) is None  # the hold is lifted
+    crash(competition)
+
+
+def test_cash_that_does_not_add_up_holds_trading(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 3)
+    crash(competition)
+    competition, broker = start(emu, registry, data)
+    assert resume(competition, broker).ok  # the books and the cash agree
+    crash(competition)
+    account = data / "account" / "trades.jsonl"
+    lines = account.read_text().splitlines()
+    fill = json.loads(lines[0])
+    fill["price"] = str(D(fill["price"]) + D("0.05"))  # a fill booked five cents too dear
+    account.write_text("\n".join([json.dumps(fill), *lines[1:]]) + "\n")
+    competition, broker = start(emu, registry, data)
+    report = resume(competition, broker)
+    assert [p for p in report.problems if p.startswith("cash: the broker holds")], report.lines()
+    assert held_problems(data)
     crash(competition)

@@ -345,6 +345,10 @@ class AlpacaBroker:
                 # Already final (422) or unreachable: the polls settle it either way.
                 log.warning("cancel of %s: %s", tracked.order.client_order_id, error)
 
+    def cash(self) -> Decimal:
+        """The account's cash at the broker."""
+        return Decimal(str(self._patient(self.client.get_account).cash))
+
     def positions(self) -> dict[str, Decimal]:
         positions = self._patient(self.client.get_all_positions)
         return {p.symbol: Decimal(str(p.qty)) for p in positions if Decimal(str(p.qty)) != 0}

@@ -40,6 +40,8 @@ class RecoverableBroker(Protocol):
 
     def positions(self) -> dict[str, Decimal]: ...
 
+    def cash(self) -> Decimal: ...
+
 
 @dataclass(slots=True)
 class RecoveryReport:
@@ -316,3 +318,21 @@ def check_against_broker(
                 f"the broker {theirs.get(symbol, ZERO)}"
             )
     return problems
+
+
+def check_cash(
+    account: AccountBook, opening_broker_cash: Decimal, broker_cash: Decimal, traded: Decimal
+) -> list[str]:
+    """The broker's cash must have moved as the account book's did since the start.
+
+    Fill prices are derived from the broker's average price at 6 decimals, so each share
+    may differ by half a millionth: the tolerance is a cent plus that, per share traded.
+    """
+    expected = opening_broker_cash + (account.portfolio.cash - account.portfolio.initial_cash)
+    tolerance = Decimal("0.01") + traded * Decimal("0.0000005")
+    if abs(broker_cash - expected) <= tolerance:
+        return []
+    return [
+        f"cash: the broker holds {broker_cash}, the account book implies {expected} "
+        f"(difference {broker_cash - expected}, tolerance {tolerance})"
+    ]
