@@ -33,6 +33,7 @@ from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
 from app.resume import held_problems, record_opening_cash, resume
 from app.settings import ArenaSettings
+from app.warmup import daily_backfill, warm_history
 
 
 def _console(stderr: bool = False) -> Console:
@@ -85,6 +86,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
     )
     _announce_sandbox(competition)
+    if args.market == "alpaca":
+        backfill = market.backfill  # type: ignore[attr-defined]
+        competition.engine.set_day_end_hook(daily_backfill(competition, backfill))
+        warmed = warm_history(competition, backfill, clock.now())
+        console.print(f"bar history: {warmed} minutes of the previous and current session")
     if args.resume:
         report = resume(competition, broker)
         _print_recovery(report)

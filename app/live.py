@@ -93,6 +93,10 @@ class BrokerClock:
                 yield next_minute
             next_minute += ONE_MINUTE
 
+    def now(self) -> datetime:
+        """The broker's time now."""
+        return self._now_when_answered()
+
     def _now_when_answered(self) -> datetime:
         """The broker's time; a failed read (429, 5xx, network) is tried again, not fatal."""
         while True:
