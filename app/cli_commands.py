@@ -111,8 +111,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"blocks={report.blocks} rejected={report.rejections} faults={report.faults}"
         )
 
-    problems = competition.run(clock.ticks(), on_tick=show)
+    problems = competition.run(_after(competition, clock.ticks()), on_tick=show)
     return _finish(competition, problems)
+
+
+def _after(competition: Competition, minutes: Iterator[Any]) -> Iterator[Any]:
+    """Minutes the engine has not processed yet (after a restart, the clock may repeat one)."""
+    for minute in minutes:
+        last = competition.engine.last_minute
+        if last is None or minute > last:
+            yield minute
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.competition import Competition
+from app.engine.engine import ONE_MINUTE, session_day
 from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
@@ -28,6 +29,7 @@ from app.engine.recovery import (
     redo_journal,
     settle_open_orders,
 )
+from app.ledger.fold import read_portfolio
 from app.ledger.journal import read_journal
 from app.ledger.jsonl import read_jsonl, repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
@@ -125,9 +127,31 @@ def resume(
         traded = sum((Decimal(str(t["quantity"])) for t in account_trades), Decimal(0))
         report.problems.extend(check_cash(engine.account, opening, broker.cash(), traded))
     ledger.end_tick()
+    restore_curves(competition)
     if not dry_run:
         _set_hold(data_dir, report)
     return report
+
+
+def restore_curves(competition: Competition) -> None:
+    """Each tracker gets back the minutes it had recorded (the trades came with the books),
+    and the engine its last minute and day: metrics go on where they stopped, a minute is
+    never processed twice, and a new day still ends the old one (fold, expiries)."""
+    engine = competition.engine
+    last: datetime | None = None
+    owners = [(owner_dir(competition.data_dir, t), b.tracker) for t, b in engine.books.items()]
+    owners.append((owner_dir(competition.data_dir, ACCOUNT), engine.account.tracker))
+    for folder, tracker in owners:
+        history = read_portfolio(folder)
+        if history.empty:
+            continue
+        for equity in history["equity"]:
+            tracker.record_minute(Decimal(equity))
+        stamp = history["timestamp"].iloc[-1].to_pydatetime()
+        last = stamp if last is None else max(last, stamp)
+    if last is not None:
+        engine.last_minute = last - ONE_MINUTE  # snapshots are stamped when the minute closed
+        engine.day = session_day(engine.last_minute)
 
 
 def opening_cash_path(data_dir: Path) -> Path:

@@ -177,3 +177,20 @@ def test_cash_that_does_not_add_up_holds_trading(emu, registry, tmp_path):
     assert [p for p in report.problems if p.startswith("cash: the broker holds")], report.lines()
     assert held_problems(data)
     crash(competition)
+
+
+def test_metrics_and_the_last_minute_go_on_where_they_stopped(emu, registry, tmp_path):
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 4)
+    before = competition.engine.books["alpha"].tracker.snapshot()
+    crash(competition)
+    competition, broker = start(emu, registry, data)
+    assert resume(competition, broker).ok
+    engine = competition.engine
+    assert engine.last_minute == OPEN + timedelta(minutes=3)
+    after = engine.books["alpha"].tracker.snapshot()
+    assert after.minutes == before.minutes == 4
+    assert after.trades == before.trades
+    assert after.max_drawdown_pct == before.max_drawdown_pct
+    crash(competition)
