@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
     )
     _announce_sandbox(competition)
+    if broker is not None:
+        not_shortable, not_fractionable = broker.asset_limits(sorted(market.universe))
+        config = competition.engine.config
+        config.rules = replace(
+            config.rules, not_shortable=not_shortable, not_fractionable=not_fractionable
+        )
+        if not_shortable and config.rules.allow_short:
+            console.print(f"not shortable at the broker: {', '.join(sorted(not_shortable))}")
     if args.market == "alpaca":
         backfill = market.backfill  # type: ignore[attr-defined]
         competition.engine.set_day_end_hook(daily_backfill(competition, backfill))

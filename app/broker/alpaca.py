@@ -345,6 +345,20 @@ class AlpacaBroker:
                 # Already final (422) or unreachable: the polls settle it either way.
                 log.warning("cancel of %s: %s", tracked.order.client_order_id, error)
 
+    def asset_limits(self, symbols: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """(not shortable, not fractionable) among `symbols`, as the broker lists its assets.
+
+        Not shortable includes hard-to-borrow assets: Alpaca refuses new shorts on those.
+        """
+        not_shortable, not_fractionable = set(), set()
+        for symbol in symbols:
+            asset = self._patient(self.client.get_asset, symbol)
+            if not (asset.shortable and asset.easy_to_borrow):
+                not_shortable.add(symbol)
+            if not asset.fractionable:
+                not_fractionable.add(symbol)
+        return frozenset(not_shortable), frozenset(not_fractionable)
+
     def cash(self) -> Decimal:
         """The account's cash at the broker."""
         return Decimal(str(self._patient(self.client.get_account).cash))

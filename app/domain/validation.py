@@ -28,6 +28,9 @@ class TradingRules:
     allow_short: bool = False
     allow_fractional: bool = False
     max_signals_per_minute: int = 20
+    # What the broker says of its assets (Alpaca: `shortable`, `fractionable`).
+    not_shortable: frozenset[str] = frozenset()
+    not_fractionable: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -145,7 +148,7 @@ def _parse_signal(
     if action not in ("buy", "sell"):
         raise SignalError(f"'action' must be 'buy' or 'sell', got {action!r}")
     quantity = _positive_decimal(signal.get("quantity"), "quantity")
-    _check_fraction(quantity, rules)
+    _check_fraction(quantity, rules, symbol)
     order_type, limit_price = _order_type(signal)
     reason = signal.get("reason", "")
     if not isinstance(reason, str):
@@ -194,11 +197,15 @@ def _positive_decimal(value: object, name: str) -> Decimal:
     return canonical(number)
 
 
-def _check_fraction(quantity: Decimal, rules: TradingRules) -> None:
+def _check_fraction(quantity: Decimal, rules: TradingRules, symbol: str) -> None:
     if quantity == quantity.to_integral_value():
         return
     if not rules.allow_fractional:
         raise SignalError(f"fractional quantity {quantity} is not allowed: use whole shares")
+    if symbol in rules.not_fractionable:
+        raise SignalError(
+            f"fractional quantity {quantity}: the broker trades {symbol} in whole shares only"
+        )
     exponent = quantity.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS:
         raise SignalError(f"quantity {quantity} has more than {MAX_FRACTION_DIGITS} decimals")
@@ -223,6 +230,11 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
         )
     short_part = intent.quantity - max(held, ZERO)
     if short_part > 0:
+        if intent.symbol in rules.not_shortable:
+            raise SignalError(
+                f"selling {intent.quantity} {intent.symbol} would open a short of {short_part}, "
+                f"but the broker does not lend {intent.symbol} (not shortable)"
+            )
         if short_part != short_part.to_integral_value():
             raise SignalError(
                 f"selling {intent.quantity} {intent.symbol} would open a fractional short "

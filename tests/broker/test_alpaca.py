@@ -130,3 +130,9 @@ def _submit_with_bounded_sleep(adapter: AlpacaBroker, emu: Emu) -> None:
 
     adapter._pacer.sleep = bounded
     adapter.submit(order("pace_4", symbol="SPY", side=Side.BUY))
+
+
+def test_assets_the_broker_will_not_lend_or_split_are_named(emu: Emu):
+    not_shortable, not_fractionable = broker(emu).asset_limits(["AAPL", "QQQ", "SPY"])
+    assert not_shortable == frozenset({"QQQ"})  # the test emulator's QQQ is not shortable
+    assert not_fractionable == frozenset()

@@ -607,3 +607,24 @@ def test_only_the_part_beyond_the_holding_needs_collateral() -> None:
     book = exposure(cash="0", positions={"AAPL": "50"})
     assert validate(sell(50), SHORTING, book)[1] == []
     assert "insufficient cash to short 1 AAPL" in only_rejection(sell(51), SHORTING, book).reason
+
+
+# --- what the broker says of its assets ------------------------------------------------
+
+
+def test_a_short_of_an_asset_the_broker_does_not_lend_is_refused_but_selling_holdings_is_not():
+    rules = TradingRules(allow_short=True, not_shortable=frozenset({"AAPL"}))
+    rejection = only_rejection(sell(3), rules, exposure(positions={"AAPL": "1"}))
+    assert "open a short of 2" in rejection.reason
+    assert "not shortable" in rejection.reason
+    intents, rejections = validate(sell(1), rules, exposure(positions={"AAPL": "1"}))
+    assert rejections == []
+    assert [i.quantity for i in intents] == [Decimal(1)]
+
+
+def test_a_fraction_of_an_asset_traded_in_whole_shares_is_refused():
+    rules = TradingRules(allow_fractional=True, not_fractionable=frozenset({"AAPL"}))
+    rejection = only_rejection(buy(0.5), rules)
+    assert "whole shares only" in rejection.reason
+    intents, _ = validate(buy(0.5, "MSFT"), rules)
+    assert [i.quantity for i in intents] == [Decimal("0.5")]
