@@ -16,15 +16,14 @@ from typing import Any
 
 from app.cli_commands import (
     cmd_demo,
-    cmd_kill_switch,
     cmd_print_global,
     cmd_print_team,
-    cmd_reconcile,
     cmd_replay,
-    cmd_run,
     cmd_teams_list,
 )
+from app.cli_live import cmd_kill_switch, cmd_reconcile, cmd_run
 from app.cli_sandbox import cmd_doctor, cmd_strategy_check, cmd_strategy_test
+from app.cli_web import add_web_commands
 from app.competition import DataDirError
 from app.ledger.jsonl import LedgerCorruptError
 from app.live import LiveConfigError
@@ -117,6 +116,12 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=int, default=390, help="minutes to play (default 390)")
     demo.add_argument("--speed", type=_positive, default=60.0, help="minutes per second")
     demo.add_argument("--symbols", type=int, default=12, help="synthetic market size")
+    for command in (run, demo):
+        command.add_argument(
+            "--serve", action=argparse.BooleanOptionalAction, default=True,
+            help="serve the HTTP API beside the engine (default: yes)",
+        )  # fmt: skip
+        command.add_argument("--port", type=int, default=8000, help="the API's port")
     with_competition(demo, settings.data_dir / "demo")
 
     team = add("print-team", cmd_print_team, "a team's status from its ledgers")
@@ -158,6 +163,7 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     listing = team_commands.add_parser("list", help="list the registered teams")
     listing.set_defaults(handler=cmd_teams_list)
     listing.add_argument("--registry", type=Path, default=settings.registry)
+    add_web_commands(commands, add, team_commands, settings)
     return parser
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +12,21 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli_views import leaderboard_table, metrics_rows, team_view
+from app.cli_web import serve_beside
 from app.competition import (
     Competition,
     build_competition,
     prepare_data_dir,
     sandbox_layer_summary,
 )
-from app.controls import release_kill_switch, throw_kill_switch
-from app.engine.clock import ReplayClock, WallClock
-from app.engine.controls import KillMode
+from app.engine.clock import ReplayClock
 from app.engine.ports import MarketData
 from app.ledger import reader
 from app.ledger.paths import owner_dir, team_ids
-from app.live import alpaca_components
 from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
 from app.registry import Registry, RegistryError, load_registry
-from app.resume import held_problems, record_opening_cash, resume
-from app.settings import ArenaSettings
-from app.warmup import daily_backfill, warm_history
 
 
 def _console(stderr: bool = False) -> Console:
@@ -70,155 +62,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return _finish(competition, problems)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    registry = load_registry(args.registry)
-    market, broker, clock = _live_parts(args)
-    if args.resume:
-        _refuse_if_held(args.data_dir)
-        if broker is None:
-            raise ValueError("--resume needs --broker alpaca: a simulated broker keeps no state")
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        prepare_data_dir(args.data_dir, args.reset)
-        if broker is not None:
-            record_opening_cash(args.data_dir, broker)  # what later cash checks start from
-    settle = 15.0 if broker is not None else 0.0  # a live broker's last fills come moments late
-    competition = build_competition(
-        registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
-    )
-    _announce_sandbox(competition)
-    if broker is not None:
-        not_shortable, not_fractionable = broker.asset_limits(sorted(market.universe))
-        config = competition.engine.config
-        config.rules = replace(
-            config.rules, not_shortable=not_shortable, not_fractionable=not_fractionable
-        )
-        if not_shortable and config.rules.allow_short:
-            console.print(f"not shortable at the broker: {', '.join(sorted(not_shortable))}")
-    if args.market == "alpaca":
-        backfill = market.backfill  # type: ignore[attr-defined]
-        competition.engine.set_day_end_hook(daily_backfill(competition, backfill))
-        warmed = warm_history(competition, backfill, clock.now())
-        console.print(f"bar history: {warmed} minutes of the previous and current session")
-    if args.resume:
-        report = resume(competition, broker)
-        _print_recovery(report)
-        if not report.ok:
-            competition.engine.runner.close()
-            competition.ledger.close()
-            raise ValueError("trading is held: the books and the broker disagree (see above); "
-                             "fix it, then `arena reconcile --apply`")  # fmt: skip
-    console.print(
-        f"Running on the {'broker' if args.broker == 'alpaca' else 'wall'} clock "
-        f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
-        f"ledgers in {args.data_dir}. Ctrl-C stops cleanly."
-    )
-
-    def show(report: Any) -> None:
-        console.print(
-            f"{report.minute:%Y-%m-%d %H:%M}Z bars={report.bars} intents={report.intents} "
-            f"blocks={report.blocks} rejected={report.rejections} faults={report.faults}"
-        )
-
-    problems = competition.run(_after(competition, clock.ticks()), on_tick=show)
-    return _finish(competition, problems)
-
-
-def _after(competition: Competition, minutes: Iterator[Any]) -> Iterator[Any]:
-    """Minutes the engine has not processed yet (after a restart, the clock may repeat one)."""
-    for minute in minutes:
-        last = competition.engine.last_minute
-        if last is None or minute > last:
-            yield minute
-
-
-def cmd_reconcile(args: argparse.Namespace) -> int:
-    """Recover the books against the broker; a dry run unless --apply."""
-    registry = load_registry(args.registry)
-    if not args.universe:
-        raise ValueError("reconcile needs --universe (the symbols the competition trades)")
-    broker, market, _clock = alpaca_components(ArenaSettings(), sorted(args.universe), None)
-    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
-    try:
-        held = held_problems(args.data_dir)
-        if held:
-            errors.print("trading is held: " + "; ".join(held))
-        report = resume(competition, broker, dry_run=not args.apply)
-    finally:
-        competition.engine.runner.close()
-        competition.ledger.close()
-    _print_recovery(report)
-    if not args.apply:
-        console.print("dry run: nothing written, no order canceled (--apply to do it)")
-    elif report.ok:
-        console.print("[green]books equal the broker; trading is not held[/]")
-    return 0 if report.ok else 1
-
-
-def cmd_kill_switch(args: argparse.Namespace) -> int:
-    """Throw (block, cancel, flatten) or release (off) the kill switch of a running engine."""
-    if args.mode == "off":
-        released = release_kill_switch(args.data_dir, by="cli")
-        console.print("kill switch released" if released else "the kill switch was not thrown")
-        return 0
-    if args.mode == "flatten" and not args.yes:
-        if not sys.stdin.isatty():
-            raise ValueError("flatten closes every team's positions: confirm with --yes")
-        answer = input("Flatten closes every team's positions at market. Type FLATTEN: ")
-        if answer.strip() != "FLATTEN":
-            console.print("not confirmed: nothing changed")
-            return 1
-    switch = throw_kill_switch(args.data_dir, KillMode(args.mode), by="cli")
-    console.print(
-        f"kill switch: {switch.mode.value} (the running engine acts at its next tick); "
-        "`arena kill-switch off` releases it"
-    )
-    return 0
-
-
-def _refuse_if_held(data_dir: Path) -> None:
-    held = held_problems(data_dir)
-    if held:
-        raise ValueError(
-            "trading is held until the books match the broker: "
-            + "; ".join(held)
-            + " — run `arena reconcile` (dry run), then `arena reconcile --apply`"
-        )
-
-
-def _print_recovery(report: Any) -> None:
-    for line in report.lines():
-        (errors if line.startswith("PROBLEM") else console).print(line, markup=False)
-
-
-def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
-    """Market, broker (None: the simulator) and clock for `arena run`."""
-    duration = None if args.duration is None else timedelta(minutes=args.duration)
-    settings = ArenaSettings()
-    if args.dry_run or settings.dry_run:
-        if args.market != "alpaca" or not args.universe:
-            raise ValueError(
-                "--dry-run runs on Alpaca's market data: --market alpaca --universe ..."
-            )
-        _broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
-        console.print("[bold yellow]DRY RUN[/]: orders are journaled and filled by the simulator "
-                      "on Alpaca's bars; nothing is sent to the broker")  # fmt: skip
-        return market, None, clock
-    if args.broker == "sim" and args.market != "alpaca":
-        return _wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
-    if args.market != "alpaca" or args.broker != "alpaca":
-        raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
-    if not args.universe:
-        raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
-    broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
-    return market, broker, clock
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
     market = SyntheticMarket(symbols=args.symbols)
     minutes = market.minutes(sessions=max(1, -(-args.minutes // 390)))[: args.minutes]
     prepare_data_dir(args.data_dir, reset=True)  # the demo always starts afresh
+    server = _serve_beside(args)
     competition = build_competition(registry, market, args.data_dir, durability="close")
     _announce_sandbox(competition)
     console.print(
@@ -238,7 +87,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         live.update(leaderboard_table(competition.leaderboard(), "final"))
     console.print()
     console.print(f"Next: arena print-global --data-dir {args.data_dir}")
+    if server is not None:
+        console.print(f"The API keeps serving on port {args.port}; Ctrl-C stops it.")
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            server.wait()
     return 1 if problems else 0
+
+
+def _serve_beside(args: argparse.Namespace) -> Any:
+    """`arena serve` next to the engine, unless --no-serve; its keys print once."""
+    if not args.serve:
+        return None
+    server = serve_beside(args.data_dir, args.registry, args.port)
+    console.print(f"API: http://127.0.0.1:{args.port}/api/v1/leaderboard (docs at /docs)")
+    return server
 
 
 def cmd_print_team(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.broker.simulator import FillModel, SimulatedBroker
-from app.controls import KillSwitchFile
+from app.controls import KillSwitchFile, TeamSwitchFile
 from app.engine.books import TeamBook
 from app.engine.engine import Engine, EngineConfig, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
@@ -161,6 +161,7 @@ def build_competition(
         _LakeFeed(store, lake),
         engine_config,
         kill_switch=KillSwitchFile(data_dir),
+        team_switches=TeamSwitchFile(data_dir),
     )
     competition = Competition(registry, data_dir, engine, ledger, lake, outcomes)
     engine.set_day_end_hook(competition.end_of_day)

@@ -73,3 +73,35 @@ def read_kill_switch(path: Path) -> KillSwitch | None:
         # A damaged switch file must stop trading, not resume it.
         log.error("kill switch file %s is unreadable (%s): blocking", path, error)
         return KillSwitch(KillMode.BLOCK, datetime.fromtimestamp(0, UTC))
+
+
+TEAM_SWITCHES_FILE = Path("control") / "teams.json"
+
+
+def set_team_enabled(data_dir: Path, team_id: str, enabled: bool, by: str) -> None:
+    """The organiser enables or disables a team; the engine applies it at its next tick."""
+    path = Path(data_dir) / TEAM_SWITCHES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = json.loads(path.read_text()) if path.is_file() else {}
+    body[team_id] = {"enabled": enabled, "since": to_rfc3339(datetime.now(UTC)), "by": by}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(body, indent=2) + "\n")
+    os.replace(temporary, path)
+    log.warning("team %s %s by %s", team_id, "enabled" if enabled else "disabled", by)
+
+
+class TeamSwitchFile:
+    """The engine's view: {team_id: (enabled, since)}, each decision applied once."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / TEAM_SWITCHES_FILE
+
+    def __call__(self) -> dict[str, tuple[bool, str]]:
+        try:
+            body = json.loads(self.path.read_text())
+            return {team: (bool(e["enabled"]), str(e["since"])) for team, e in body.items()}
+        except FileNotFoundError:
+            return {}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            log.error("team switch file %s is unreadable (%s): ignored", self.path, error)
+            return {}

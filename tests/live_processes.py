@@ -103,7 +103,8 @@ class EmulatorProcess:
 
 def host_args(registry: Path, data_dir: Path, universe: str, *extra: str) -> list[str]:
     return ["run", "--broker", "alpaca", "--market", "alpaca", "--universe", universe,
-            "--registry", str(registry), "--data-dir", str(data_dir), *extra]  # fmt: skip
+            "--registry", str(registry), "--data-dir", str(data_dir), "--no-serve",
+            *extra]  # fmt: skip
 
 
 def reconcile(emulator: EmulatorProcess, registry: Path, data_dir: Path, universe: str,

@@ -200,6 +200,7 @@ def test_the_demo_runs_a_short_synthetic_competition(tmp_path, capsys):
         tmp_path / "demo",
         "--registry",
         REGISTRY,
+        "--no-serve",
     )
     assert code == 0
     out = capsys.readouterr().out

@@ -19,7 +19,7 @@ MAX_CLIENT_ORDER_ID = 48
 MULTI_TEAM_TAG = "net"
 TEAM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}\Z")
 # Team ids that would be mistaken for the host's own tags and owners.
-RESERVED_TEAM_IDS = frozenset({MULTI_TEAM_TAG, "account", "host", "admin"})
+RESERVED_TEAM_IDS = frozenset({MULTI_TEAM_TAG, "account", "host", "admin", "organiser"})
 _SYMBOL_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 _ALLOWED = re.compile(r"^[A-Za-z0-9_-]+$")
 

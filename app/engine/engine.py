@@ -87,6 +87,7 @@ class Engine:
         config: EngineConfig,
         on_day_end: Callable[[date], None] | None = None,
         kill_switch: Callable[[], KillSwitch | None] | None = None,
+        team_switches: Callable[[], dict[str, tuple[bool, str]]] | None = None,
     ) -> None:
         self.books = books
         self.market = market
@@ -107,6 +108,8 @@ class Engine:
         self.kill_switch = kill_switch or (lambda: None)
         self._kill_seen: datetime | None = None  # the activation already acted on
         self._flatten_pending = False
+        self.team_switches = team_switches or dict
+        self._switches_seen: dict[str, str] = {}
 
     def set_day_end_hook(self, hook: Callable[[date], None]) -> None:
         """Called after each session's end (the composition root folds ledgers there)."""
@@ -127,6 +130,7 @@ class Engine:
         if self.day is not None and day != self.day:
             self.end_day()
         self.day, self.last_minute = day, minute
+        self._apply_team_switches(as_of)
         switch = self.kill_switch()
         if switch is not None and switch.since != self._kill_seen:
             self._throw(switch, as_of)  # before the broker sees this minute's bars
@@ -167,6 +171,18 @@ class Engine:
             self._account_note(as_of, f"flattening: {len(closing)} closing order(s) for teams")
             return closing, len(intents)
         return [], len(intents)
+
+    def _apply_team_switches(self, as_of: datetime) -> None:
+        """The organiser's enable/disable decisions, each applied once."""
+        for team_id, (enabled, since) in self.team_switches().items():
+            book = self.books.get(team_id)
+            if book is None or self._switches_seen.get(team_id) == since:
+                continue
+            self._switches_seen[team_id] = since
+            book.enabled, book.consecutive_faults = enabled, 0
+            message = f"{'enabled' if enabled else 'disabled'} by the organiser"
+            kind = "version" if enabled else "disabled"
+            self.ledger.error(team_id, records.fault_record(as_of, team_id, kind, message))
 
     def _throw(self, switch: KillSwitch, as_of: datetime) -> None:
         """A new activation: cancel (cancel, flatten) and arm the flatten, once."""

@@ -1,0 +1,185 @@
+"""The CLI's live-trading commands: `arena run`, `arena reconcile`, `arena kill-switch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from app.cli_commands import (
+    _announce_sandbox,
+    _finish,
+    _serve_beside,
+    _wall_clock_market,
+    console,
+    errors,
+)
+from app.competition import Competition, build_competition, prepare_data_dir
+from app.controls import release_kill_switch, throw_kill_switch
+from app.engine.clock import WallClock
+from app.engine.controls import KillMode
+from app.engine.ports import MarketData
+from app.live import alpaca_components
+from app.registry import load_registry
+from app.resume import held_problems, record_opening_cash, resume
+from app.settings import ArenaSettings
+from app.warmup import daily_backfill, warm_history
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    market, broker, clock = _live_parts(args)
+    if args.resume:
+        _refuse_if_held(args.data_dir)
+        if broker is None:
+            raise ValueError("--resume needs --broker alpaca: a simulated broker keeps no state")
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        prepare_data_dir(args.data_dir, args.reset)
+        if broker is not None:
+            record_opening_cash(args.data_dir, broker)  # what later cash checks start from
+    settle = 15.0 if broker is not None else 0.0  # a live broker's last fills come moments late
+    competition = build_competition(
+        registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
+    )
+    _announce_sandbox(competition)
+    server = _serve_beside(args)
+    try:
+        _prepare_live(args, competition, market, broker, clock)
+        console.print(
+            f"Running on the {'broker' if args.broker == 'alpaca' else 'wall'} clock "
+            f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
+            f"ledgers in {args.data_dir}. Ctrl-C stops cleanly."
+        )
+        problems = competition.run(_after(competition, clock.ticks()), on_tick=_show)
+    finally:
+        if server is not None:
+            server.terminate()
+    return _finish(competition, problems)
+
+
+def _prepare_live(
+    args: argparse.Namespace, competition: Competition, market: Any, broker: Any, clock: Any
+) -> None:
+    """The broker's asset rules, the bar history so far, and recovery when resuming."""
+    if broker is not None:
+        not_shortable, not_fractionable = broker.asset_limits(sorted(market.universe))
+        config = competition.engine.config
+        config.rules = replace(
+            config.rules, not_shortable=not_shortable, not_fractionable=not_fractionable
+        )
+        if not_shortable and config.rules.allow_short:
+            console.print(f"not shortable at the broker: {', '.join(sorted(not_shortable))}")
+    if args.market == "alpaca":
+        competition.engine.set_day_end_hook(daily_backfill(competition, market.backfill))
+        warmed = warm_history(competition, market.backfill, clock.now())
+        console.print(f"bar history: {warmed} minutes of the previous and current session")
+    if args.resume:
+        report = resume(competition, broker)
+        _print_recovery(report)
+        if not report.ok:
+            competition.engine.runner.close()
+            competition.ledger.close()
+            raise ValueError("trading is held: the books and the broker disagree (see above); "
+                             "fix it, then `arena reconcile --apply`")  # fmt: skip
+
+
+def _show(report: Any) -> None:
+    console.print(
+        f"{report.minute:%Y-%m-%d %H:%M}Z bars={report.bars} intents={report.intents} "
+        f"blocks={report.blocks} rejected={report.rejections} faults={report.faults}"
+    )
+
+
+def _after(competition: Competition, minutes: Iterator[Any]) -> Iterator[Any]:
+    """Minutes the engine has not processed yet (after a restart, the clock may repeat one)."""
+    for minute in minutes:
+        last = competition.engine.last_minute
+        if last is None or minute > last:
+            yield minute
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Recover the books against the broker; a dry run unless --apply."""
+    registry = load_registry(args.registry)
+    if not args.universe:
+        raise ValueError("reconcile needs --universe (the symbols the competition trades)")
+    broker, market, _clock = alpaca_components(ArenaSettings(), sorted(args.universe), None)
+    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
+    try:
+        held = held_problems(args.data_dir)
+        if held:
+            errors.print("trading is held: " + "; ".join(held))
+        report = resume(competition, broker, dry_run=not args.apply)
+    finally:
+        competition.engine.runner.close()
+        competition.ledger.close()
+    _print_recovery(report)
+    if not args.apply:
+        console.print("dry run: nothing written, no order canceled (--apply to do it)")
+    elif report.ok:
+        console.print("[green]books equal the broker; trading is not held[/]")
+    return 0 if report.ok else 1
+
+
+def cmd_kill_switch(args: argparse.Namespace) -> int:
+    """Throw (block, cancel, flatten) or release (off) the kill switch of a running engine."""
+    if args.mode == "off":
+        released = release_kill_switch(args.data_dir, by="cli")
+        console.print("kill switch released" if released else "the kill switch was not thrown")
+        return 0
+    if args.mode == "flatten" and not args.yes:
+        if not sys.stdin.isatty():
+            raise ValueError("flatten closes every team's positions: confirm with --yes")
+        answer = input("Flatten closes every team's positions at market. Type FLATTEN: ")
+        if answer.strip() != "FLATTEN":
+            console.print("not confirmed: nothing changed")
+            return 1
+    switch = throw_kill_switch(args.data_dir, KillMode(args.mode), by="cli")
+    console.print(
+        f"kill switch: {switch.mode.value} (the running engine acts at its next tick); "
+        "`arena kill-switch off` releases it"
+    )
+    return 0
+
+
+def _refuse_if_held(data_dir: Path) -> None:
+    held = held_problems(data_dir)
+    if held:
+        raise ValueError(
+            "trading is held until the books match the broker: "
+            + "; ".join(held)
+            + " — run `arena reconcile` (dry run), then `arena reconcile --apply`"
+        )
+
+
+def _print_recovery(report: Any) -> None:
+    for line in report.lines():
+        (errors if line.startswith("PROBLEM") else console).print(line, markup=False)
+
+
+def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
+    """Market, broker (None: the simulator) and clock for `arena run`."""
+    duration = None if args.duration is None else timedelta(minutes=args.duration)
+    settings = ArenaSettings()
+    if args.dry_run or settings.dry_run:
+        if args.market != "alpaca" or not args.universe:
+            raise ValueError(
+                "--dry-run runs on Alpaca's market data: --market alpaca --universe ..."
+            )
+        _broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
+        console.print("[bold yellow]DRY RUN[/]: orders are journaled and filled by the simulator "
+                      "on Alpaca's bars; nothing is sent to the broker")  # fmt: skip
+        return market, None, clock
+    if args.broker == "sim" and args.market != "alpaca":
+        return _wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
+    if args.market != "alpaca" or args.broker != "alpaca":
+        raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
+    if not args.universe:
+        raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
+    broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
+    return market, broker, clock

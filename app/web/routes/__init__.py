@@ -1,0 +1,1 @@
+"""The API's routers: public, team, market data, admin."""

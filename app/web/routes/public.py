@@ -1,0 +1,23 @@
+"""What anyone may read: the leaderboard (figures only) and the equity curves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+
+from app.web.deps import Service
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+
+@router.get("/leaderboard")
+def leaderboard(service: Service):
+    """Rank, team, return %, equity, Sharpe, max drawdown, trades, status."""
+    return {"teams": service.leaderboard()}
+
+
+@router.get("/curves")
+def curves(service: Service, interval: Literal["5min", "15min", "1h", "1d"] = "15min"):
+    """Every team's equity curve, for the leaderboard's charts."""
+    return {"interval": interval, "curves": service.curves(interval)}

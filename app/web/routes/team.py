@@ -1,0 +1,50 @@
+"""A team's own data: status, trades, history, metrics, errors, one line of text."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from app.web.deps import Service, TeamId
+
+router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["team"])
+Page = Annotated[int, Query(ge=1, le=100_000)]
+Size = Annotated[int, Query(ge=1, le=500)]
+Interval = Literal["1min", "5min", "15min", "1h", "1d"]
+
+
+@router.get("")
+def status(team_id: TeamId, service: Service):
+    """Cash, positions with P&L, equity, rank, strategy version and health."""
+    return service.status(team_id)
+
+
+@router.get("/trades")
+def trades(team_id: TeamId, service: Service, page: Page = 1, size: Size = 50):
+    """Allocated fills, newest first."""
+    return service.trades(team_id, page, size)
+
+
+@router.get("/history")
+def history(team_id: TeamId, service: Service, interval: Interval = "5min"):
+    """The equity curve, resampled (last value per interval)."""
+    return service.history(team_id, interval)
+
+
+@router.get("/metrics")
+def metrics(team_id: TeamId, service: Service):
+    return service.metrics(team_id)
+
+
+@router.get("/errors")
+def errors(team_id: TeamId, service: Service, page: Page = 1, size: Size = 50):
+    """Exceptions, timeouts, rejected signals with reasons, printed output; newest first."""
+    return service.errors(team_id, page, size)
+
+
+@router.get("/line", response_class=PlainTextResponse)
+def line(team_id: TeamId, service: Service) -> str:
+    """One line of plain text, for a terminal: `curl .../line?key=...`."""
+    return service.line(team_id) + "\n"

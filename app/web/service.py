@@ -1,0 +1,246 @@
+"""What the HTTP API answers, read from the ledgers of one data directory.
+
+Routes are thin skins over this service. Everything here only reads files the engine
+writes: a half-written last line is skipped (never parsed), a folded day is read from its
+Parquet file (written to a temporary file and renamed), so the API never sees a torn
+record and never holds a lock the engine waits for.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from app.ledger import reader
+from app.ledger.fold import read_portfolio
+from app.ledger.jsonl import tail_jsonl
+from app.ledger.paths import ERRORS, TRADES, owner_dir, team_ids
+from app.market.lake import BarLake
+from app.registry import Registry, RegistryError, load_registry
+
+INTERVALS = {"1min": "1min", "5min": "5min", "15min": "15min", "1h": "1h", "1d": "1D"}
+MAX_PAGE_SIZE = 500
+MAX_BARS = 5_000
+
+
+class NotFoundError(LookupError):
+    """No such team, symbol or day (the message says which)."""
+
+
+class ArenaService:
+    def __init__(self, data_dir: Path, registry_path: Path | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.registry_path = registry_path
+        self.lake = BarLake(self.data_dir)
+
+    # -- teams -------------------------------------------------------------------------
+
+    def registry(self) -> Registry | None:
+        if self.registry_path is None or not Path(self.registry_path).is_file():
+            return None
+        try:
+            return load_registry(self.registry_path)
+        except RegistryError:
+            return None
+
+    def teams(self) -> dict[str, str]:
+        """{team_id: name} of every team: the registry's, and any with ledgers."""
+        names = {t: t for t in team_ids(self.data_dir)}
+        registry = self.registry()
+        if registry is not None:
+            names.update({t.team_id: t.name for t in registry.teams})
+        return dict(sorted(names.items()))
+
+    def require_team(self, team_id: str) -> None:
+        if team_id not in self.teams():
+            raise NotFoundError(f"no team {team_id!r}")
+
+    def _folder(self, team_id: str) -> Path:
+        return owner_dir(self.data_dir, team_id)
+
+    def status(self, team_id: str) -> dict[str, Any]:
+        """Cash, positions with P&L, equity, rank, strategy version and health."""
+        self.require_team(team_id)
+        folder = self._folder(team_id)
+        portfolio = reader.latest_portfolio(folder) or {}
+        metrics = reader.latest_metrics(folder) or {}
+        version, health = self._version_and_health(team_id)
+        return {
+            "team_id": team_id,
+            "name": self.teams()[team_id],
+            "as_of": portfolio.get("timestamp"),
+            "cash": portfolio.get("cash"),
+            "equity": portfolio.get("equity"),
+            "realized_pnl": portfolio.get("realized_pnl"),
+            "unrealized_pnl": portfolio.get("unrealized_pnl"),
+            "fees": portfolio.get("fees"),
+            "positions": portfolio.get("positions", {}),
+            "rank": metrics.get("rank"),
+            "teams": len(self.teams()),
+            "return_pct": metrics.get("total_return_pct"),
+            "strategy_version": version,
+            "health": health,
+        }
+
+    def _version_and_health(self, team_id: str) -> tuple[str | None, str]:
+        """The running version and whether the team is trading, from its recent events."""
+        version: str | None = None
+        health = "active"
+        for line in reader.recent_errors(self._folder(team_id), 500):
+            version = line.get("strategy_version") or version
+            if line.get("kind") == "disabled":
+                health = "disabled"
+            elif line.get("kind") == "version":
+                health = "active"
+        if version is None:
+            trades = reader.recent_trades(self._folder(team_id), 1)
+            version = trades[0].get("strategy_version") if trades else None
+        return version, health
+
+    def trades(self, team_id: str, page: int, size: int) -> dict[str, Any]:
+        self.require_team(team_id)
+        return self._page(self._folder(team_id) / TRADES, page, size)
+
+    def errors(self, team_id: str, page: int, size: int) -> dict[str, Any]:
+        self.require_team(team_id)
+        return self._page(self._folder(team_id) / ERRORS, page, size)
+
+    def _page(self, path: Path, page: int, size: int) -> dict[str, Any]:
+        """Newest first; page 1 is the newest `size` records."""
+        size = max(1, min(size, MAX_PAGE_SIZE))
+        page = max(1, page)
+        records = tail_jsonl(path, page * size, allow_torn_tail=True) if path.is_file() else []
+        newest_first = records[::-1][(page - 1) * size : page * size]
+        return {"page": page, "size": size, "items": newest_first}
+
+    def metrics(self, team_id: str) -> dict[str, Any]:
+        self.require_team(team_id)
+        return reader.latest_metrics(self._folder(team_id)) or {}
+
+    def history(self, team_id: str, interval: str) -> dict[str, Any]:
+        """The equity curve, the last value of each interval."""
+        self.require_team(team_id)
+        return {"team_id": team_id, "interval": interval, "points": self._curve(team_id, interval)}
+
+    def _curve(self, team_id: str, interval: str) -> list[list[Any]]:
+        rule = INTERVALS[interval]
+        frame = read_portfolio(self._folder(team_id))
+        if frame.empty:
+            return []
+        series = pd.Series(
+            [float(v) for v in frame["equity"]], index=pd.DatetimeIndex(frame["timestamp"])
+        )
+        if rule != "1min":
+            series = series.resample(rule).last().dropna()
+        return [
+            [stamp.isoformat().replace("+00:00", "Z"), value] for stamp, value in series.items()
+        ]
+
+    def line(self, team_id: str) -> str:
+        """One line of plain text for a terminal."""
+        status = self.status(team_id)
+        metrics = self.metrics(team_id)
+        rank = f"{status['rank']}/{status['teams']}" if status["rank"] else "-"
+        equity = _money(status["equity"])
+        ret = _signed(metrics.get("total_return_pct"))
+        sharpe, drawdown = _plain(metrics.get("sharpe")), _plain(metrics.get("max_drawdown_pct"))
+        return (
+            f"{team_id} rank {rank} equity {equity} return {ret}% sharpe {sharpe} "
+            f"max-dd {drawdown}% "
+            f"trades {metrics.get('trades', 0)} version {status['strategy_version'] or '-'} "
+            f"{status['health']}"
+        )
+
+    # -- public ------------------------------------------------------------------------
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """Public figures only: no positions, trades, code or errors."""
+        rows = []
+        for team_id, name in self.teams().items():
+            metrics = reader.latest_metrics(self._folder(team_id)) or {}
+            _version, health = self._version_and_health(team_id)
+            rows.append(
+                {
+                    "rank": metrics.get("rank"),
+                    "team_id": team_id,
+                    "name": name,
+                    "return_pct": metrics.get("total_return_pct"),
+                    "equity": metrics.get("equity"),
+                    "sharpe": metrics.get("sharpe"),
+                    "max_drawdown_pct": metrics.get("max_drawdown_pct"),
+                    "trades": metrics.get("trades", 0),
+                    "status": health,
+                }
+            )
+        rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["team_id"]))
+        return rows
+
+    def curves(self, interval: str) -> dict[str, list[list[Any]]]:
+        """Every team's equity curve (public: the leaderboard page draws them)."""
+        return {team_id: self._curve(team_id, interval) for team_id in self.teams()}
+
+    # -- market data -------------------------------------------------------------------
+
+    def bars_recent(self, symbol: str, n: int) -> list[dict[str, Any]]:
+        n = max(1, min(n, MAX_BARS))
+        frame = self.lake.read(symbols=[symbol])
+        return _bars(frame.tail(n), symbol)
+
+    def bars_day(self, symbol: str, day: date) -> list[dict[str, Any]]:
+        return _bars(self.lake.read(day, day, [symbol]), symbol)
+
+    def bars_range(self, symbol: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        if end <= start:
+            raise ValueError("end must be after start")
+        frame = self.lake.read(start.date(), end.date(), [symbol])
+        if not frame.empty:
+            stamps = pd.to_datetime(frame["timestamp"], utc=True)
+            frame = frame[(stamps >= start) & (stamps < end)]
+        if len(frame) > MAX_BARS:
+            raise ValueError(f"more than {MAX_BARS} bars: ask for a shorter range")
+        return _bars(frame, symbol)
+
+
+def _bars(frame: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:
+    if frame.empty:
+        raise NotFoundError(f"no bars for {symbol!r} there")
+    rows = []
+    for row in frame.itertuples(index=False):
+        rows.append(
+            {
+                "timestamp": _stamp(row.timestamp),
+                "open": row.open,
+                "high": row.high,
+                "low": row.low,
+                "close": row.close,
+                "volume": row.volume,
+            }
+        )
+    return rows
+
+
+def _stamp(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _money(value: Any) -> str:
+    try:
+        return f"{float(value):,.2f}"
+    except (TypeError, ValueError):
+        return "-"
+
+
+def _plain(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{float(value):.2f}"
+
+
+def _signed(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{float(value):+.3f}"
