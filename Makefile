@@ -24,6 +24,8 @@ demo: setup
 	$(BIN)/arena demo
 
 test: setup
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

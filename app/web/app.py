@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from app.settings import ArenaSettings
 from app.web.keys import KeyStore
 from app.web.responses import OrjsonResponse
-from app.web.routes import admin, market, public, team
+from app.web.routes import admin, market, pages, public, team
+from app.web.routes.pages import WEB_DIR
 from app.web.service import ArenaService, NotFoundError
 
 
@@ -24,8 +26,9 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
     )
     app.state.service = ArenaService(folder, settings.registry)
     app.state.keys = KeyStore(folder)
-    for router in (public.router, team.router, market.router, admin.router):
+    for router in (public.router, team.router, market.router, admin.router, pages.router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     @app.exception_handler(NotFoundError)
     async def not_found(_request: Request, error: NotFoundError) -> JSONResponse:

@@ -112,3 +112,19 @@ def test_keys_are_stored_only_as_hashes_and_a_rotated_key_stops_working(tmp_path
     assert store.who(old) is None
     assert store.who(new) == "alpha"
     assert store.who("") is None
+
+
+def test_the_pages_and_their_vendored_assets_are_served(client: TestClient, keys):
+    page = client.get("/leaderboard")
+    assert page.status_code == 200
+    assert "/static/vendor/uplot/uPlot.iife.min.js" in page.text
+    assert "Alpha" in page.text
+    assert "positions" not in page.text
+    script = client.get("/static/vendor/uplot/uPlot.iife.min.js")
+    assert script.status_code == 200
+    assert "uPlot" in script.text
+    assert client.get("/team").status_code == 200
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/api/v1/me", headers={"X-API-Key": keys["beta"]}).json() == {
+        "team_id": "beta"
+    }

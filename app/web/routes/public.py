@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from app.web.deps import Service
+from app.web.deps import Caller, Service
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -21,3 +21,9 @@ def leaderboard(service: Service):
 def curves(service: Service, interval: Literal["5min", "15min", "1h", "1d"] = "15min"):
     """Every team's equity curve, for the leaderboard's charts."""
     return {"interval": interval, "curves": service.curves(interval)}
+
+
+@router.get("/me")
+def me(who: Caller):
+    """Whose key this is (the team page asks, then opens that team)."""
+    return {"team_id": who}

@@ -1,0 +1,137 @@
+// The pages' behaviour: fetch the API, draw equity curves with uPlot (vendored), refresh.
+"use strict";
+
+const arena = (() => {
+  const palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",
+                   "#be185d", "#4d7c0f", "#7c3aed", "#b45309"];
+
+  function cell(text) {
+    const td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    return td;
+  }
+
+  function fill(tbody, rows) {
+    tbody.replaceChildren(...rows.map((values) => {
+      const tr = document.createElement("tr");
+      tr.append(...values.map(cell));
+      return tr;
+    }));
+  }
+
+  function number(value, digits = 2) {
+    if (value === null || value === undefined || value === "") return "";
+    const n = Number(value);
+    return Number.isFinite(n) ? n.toFixed(digits) : "";
+  }
+
+  // uPlot wants one x array and one y array per series, aligned.
+  function aligned(curves) {
+    const names = Object.keys(curves);
+    const stamps = new Set();
+    for (const name of names) for (const [t] of curves[name]) stamps.add(t);
+    const xs = [...stamps].sort();
+    const index = new Map(xs.map((t, i) => [t, i]));
+    const ys = names.map((name) => {
+      const y = new Array(xs.length).fill(null);
+      for (const [t, v] of curves[name]) y[index.get(t)] = v;
+      return y;
+    });
+    return { names, data: [xs.map((t) => Date.parse(t) / 1000), ...ys] };
+  }
+
+  function draw(element, curves, previous) {
+    const { names, data } = aligned(curves);
+    if (previous) previous.destroy();
+    element.replaceChildren();
+    if (data[0].length === 0) {
+      element.textContent = "No equity data yet.";
+      return null;
+    }
+    const options = {
+      width: Math.max(320, element.clientWidth || 900),
+      height: 320,
+      series: [{}, ...names.map((name, i) => ({
+        label: name, stroke: palette[i % palette.length], width: 2, spanGaps: true,
+      }))],
+      axes: [{}, { size: 80 }],
+    };
+    const chart = new uPlot(options, data, element);
+    element.dataset.drawn = String(names.length);
+    return chart;
+  }
+
+  async function getJSON(url, key) {
+    const answer = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
+    if (!answer.ok) throw new Error(`${answer.status}: ${(await answer.json()).detail}`);
+    return answer.json();
+  }
+
+  function leaderboard(refreshMs) {
+    let chart = null;
+    async function refresh() {
+      try {
+        const [board, curves] = await Promise.all([
+          getJSON("/api/v1/leaderboard"), getJSON("/api/v1/curves?interval=15min"),
+        ]);
+        fill(document.querySelector("#board tbody"), board.teams.map((r) => [
+          r.rank ?? "", r.name, number(r.return_pct, 3), number(r.equity),
+          number(r.sharpe), number(r.max_drawdown_pct), r.trades, r.status,
+        ]));
+        chart = draw(document.getElementById("chart"), curves.curves, chart);
+        document.getElementById("updated").textContent =
+          `Updated ${new Date().toLocaleTimeString()}.`;
+      } catch (error) {
+        document.getElementById("updated").textContent = `Update failed: ${error.message}`;
+      }
+    }
+    refresh();
+    setInterval(refresh, refreshMs);
+  }
+
+  function teamPage() {
+    let chart = null;
+    const form = document.getElementById("login");
+    const keyInput = document.getElementById("key");
+    async function open(key) {
+      const me = await getJSON("/api/v1/me", key);
+      const base = `/api/v1/team/${encodeURIComponent(me.team_id)}`;
+      const [status, history, trades, errors] = await Promise.all([
+        getJSON(base, key), getJSON(`${base}/history?interval=5min`, key),
+        getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/errors?size=20`, key),
+      ]);
+      document.getElementById("team-name").textContent = status.name;
+      document.getElementById("team-summary").textContent =
+        `Rank ${status.rank ?? "-"} of ${status.teams} · equity ${number(status.equity)} · ` +
+        `cash ${number(status.cash)} · version ${status.strategy_version ?? "-"} · ` +
+        status.health;
+      fill(document.querySelector("#positions tbody"),
+        Object.entries(status.positions).map(([symbol, p]) => [
+          symbol, p.quantity, number(p.avg_cost), number(p.price), number(p.unrealized_pnl),
+        ]));
+      fill(document.querySelector("#trades tbody"), trades.items.map((t) => [
+        t.timestamp, t.side, t.quantity, t.symbol, number(t.price, 4), t.strategy_version,
+      ]));
+      fill(document.querySelector("#errors tbody"), errors.items.map((e) => [
+        e.timestamp, e.kind, e.message || e.printed,
+      ]));
+      document.getElementById("team").hidden = false;
+      chart = draw(document.getElementById("team-chart"), { [me.team_id]: history.points }, chart);
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const key = keyInput.value.trim();
+      document.getElementById("login-error").textContent = "";
+      try {
+        await open(key);
+        sessionStorage.setItem("arena-key", key);
+      } catch (error) {
+        document.getElementById("login-error").textContent = error.message;
+      }
+    });
+    const saved = sessionStorage.getItem("arena-key");
+    if (saved) { keyInput.value = saved; open(saved).catch(() => {}); }
+  }
+
+  return { leaderboard, teamPage };
+})();
