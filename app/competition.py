@@ -23,6 +23,7 @@ from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.registry import Registry
 from app.strategies.sources import read_strategy_files, version_of
+from app.uploads.inbox import StrategyInbox
 from sandbox.policy import ImportPolicy
 from sandbox.supervisor import SandboxRunner, SandboxSettings, TeamCode
 
@@ -66,17 +67,27 @@ class Competition:
     ledger: LedgerWriter
     lake: BarLake
     load_outcomes: dict
+    inbox: StrategyInbox | None = None
 
     def run(
         self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None = None
     ) -> list[str]:
-        """Process every minute, then close the books; returns book mismatches (none expected)."""
+        """Process every minute, then close the books; returns book mismatches (none expected).
+
+        Uploaded versions (data/strategies/) are staged at each tick boundary.
+        """
+        if self.inbox is not None:
+            self.inbox.start()
         try:
             for minute in minutes:
+                if self.inbox is not None:
+                    self.inbox.drain(self.engine)
                 report = self.engine.tick(minute)
                 if on_tick is not None:
                     on_tick(report)
         finally:
+            if self.inbox is not None:
+                self.inbox.stop()
             problems = self.engine.finish()
         return problems
 
@@ -163,7 +174,9 @@ def build_competition(
         kill_switch=KillSwitchFile(data_dir),
         team_switches=TeamSwitchFile(data_dir),
     )
-    competition = Competition(registry, data_dir, engine, ledger, lake, outcomes)
+    params = {t.team_id: dict(t.params) for t in registry.enabled_teams}
+    inbox = StrategyInbox(data_dir, params)
+    competition = Competition(registry, data_dir, engine, ledger, lake, outcomes, inbox)
     engine.set_day_end_hook(competition.end_of_day)
     gc.freeze()  # what lives for the whole run is never scanned again: no collection pauses
     return competition

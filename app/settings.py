@@ -15,6 +15,7 @@ class ArenaSettings(BaseSettings):
     data_dir: Path = Path("data")
     registry: Path = Path("team_registry.yaml")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    uploads_per_minute: int = 6  # strategy uploads per team key
     # The keys `arena emulator` accepts (not secrets: the emulator is a local test double).
     emulator_key: str = "emulator-key"
     emulator_secret: str = "emulator-secret"

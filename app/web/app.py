@@ -7,13 +7,19 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from slowapi import Limiter, _rate_limit_exceeded_handler
+from slowapi.errors import RateLimitExceeded
 
+from app.competition import sandbox_settings
 from app.settings import ArenaSettings
+from app.uploads.pipeline import UploadPipeline
+from app.uploads.store import StrategyStore
 from app.web.keys import KeyStore
 from app.web.responses import OrjsonResponse
-from app.web.routes import admin, market, pages, public, team
+from app.web.routes import admin, market, pages, public, strategy, team
 from app.web.routes.pages import WEB_DIR
 from app.web.service import ArenaService, NotFoundError
+from sandbox.supervisor import SandboxSettings
 
 
 def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = None) -> FastAPI:
@@ -24,9 +30,16 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         summary="Team status, the leaderboard, strategy uploads and organiser controls.",
         default_response_class=OrjsonResponse,
     )
-    app.state.service = ArenaService(folder, settings.registry)
+    service = ArenaService(folder, settings.registry)
+    app.state.service = service
     app.state.keys = KeyStore(folder)
-    for router in (public.router, team.router, market.router, admin.router, pages.router):
+    app.state.uploads = UploadPipeline(StrategyStore(folder), service.lake, _sandbox(service))
+    limiter = Limiter(key_func=strategy.key_of_caller)
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    uploads = strategy.strategy_router(limiter, settings.uploads_per_minute)
+    routers = (public.router, team.router, uploads, market.router, admin.router)
+    for router in (*routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
@@ -39,3 +52,9 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         return OrjsonResponse({"detail": str(error)}, status_code=422)
 
     return app
+
+
+def _sandbox(service: ArenaService) -> SandboxSettings:
+    """The competition's sandbox settings (its budget and blocked imports), or the defaults."""
+    registry = service.registry()
+    return sandbox_settings(registry) if registry is not None else SandboxSettings()

@@ -21,6 +21,7 @@ from app.ledger.jsonl import tail_jsonl
 from app.ledger.paths import ERRORS, TRADES, owner_dir, team_ids
 from app.market.lake import BarLake
 from app.registry import Registry, RegistryError, load_registry
+from app.uploads.store import StrategyStore
 
 INTERVALS = {"1min": "1min", "5min": "5min", "15min": "15min", "1h": "1h", "1d": "1D"}
 MAX_PAGE_SIZE = 500
@@ -154,6 +155,15 @@ class ArenaService:
             f"trades {metrics.get('trades', 0)} version {status['strategy_version'] or '-'} "
             f"{status['health']}"
         )
+
+    def team_params(self, team_id: str) -> dict[str, Any]:
+        registry = self.registry()
+        team = next((t for t in registry.teams if t.team_id == team_id), None) if registry else None
+        return dict(team.params) if team is not None else {}
+
+    def strategy_versions(self, team_id: str) -> list[dict[str, Any]]:
+        self.require_team(team_id)
+        return StrategyStore(self.data_dir).versions(team_id)
 
     # -- public ------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Strategy uploads: unpacking with limits, validation and smoke tests, the version store."""

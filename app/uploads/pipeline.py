@@ -1,0 +1,133 @@
+"""An upload's way to becoming a team's next version: unpack with limits, the sandbox's static
+checks, a smoke test in the real sandbox on recent bars within the time budget, then the
+store. Any failure returns every reason and leaves the running version untouched."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.domain.models import Bar
+from app.engine.ports import TeamCall, TeamCode
+from app.market.lake import BarLake
+from app.market.store import BarStore
+from app.market.synthetic import SyntheticMarket
+from app.strategies.sources import StrategySourceError, guess_entry_point, version_of
+from app.uploads.store import StrategyStore
+from app.uploads.unpack import UploadRejectedError, unpack_upload
+from sandbox.compiler import check_strategy
+from sandbox.supervisor import SandboxRunner, SandboxSettings
+
+SMOKE_MINUTES = 120
+WINDOW_MINUTES = 390
+
+
+@dataclass
+class UploadOutcome:
+    accepted: bool
+    version: str | None = None
+    problems: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    duplicate: bool = False
+
+
+class UploadPipeline:
+    """Validates and stores uploads; one sandbox runner, started on first use."""
+
+    def __init__(self, store: StrategyStore, lake: BarLake, settings: SandboxSettings) -> None:
+        self.store = store
+        self.lake = lake
+        self.settings = settings
+        self._runner: SandboxRunner | None = None
+        self._lock = threading.Lock()  # one smoke test at a time: the runner is not shared
+
+    def accept(
+        self, team_id: str, filename: str, payload: bytes, entry_point: str | None,
+        params: dict[str, Any],
+    ) -> UploadOutcome:  # fmt: skip
+        try:
+            unpacked = unpack_upload(filename, payload)
+        except UploadRejectedError as rejected:
+            return UploadOutcome(False, problems=rejected.problems)
+        sources = unpacked.sources
+        try:
+            entry = entry_point or guess_entry_point(sources)
+        except StrategySourceError as error:
+            # Report the files' own problems (syntax errors with file and line) if any.
+            found = [str(p) for p in check_strategy(sources, "Strategy", self.settings.policy)]
+            return UploadOutcome(False, problems=found or [str(error)])
+        problems = [str(p) for p in check_strategy(sources, entry, self.settings.policy)]
+        if problems:
+            return UploadOutcome(False, problems=problems)
+        version = version_of({**sources, **{k: v.hex() for k, v in unpacked.data.items()}})
+        if self.store.has(team_id, version):
+            return UploadOutcome(False, version, ["this exact code is already a version"], {},
+                                 duplicate=True)  # fmt: skip
+        smoke = self._smoke(team_id, TeamCode(sources, entry, dict(params), version))
+        if smoke.get("error"):
+            return UploadOutcome(False, version, [f"smoke test: {smoke['error']}"], smoke)
+        report = {"entry_point": entry, "files": sorted(sources) + sorted(unpacked.data),
+                  "problems": [], "smoke": smoke}  # fmt: skip
+        self.store.save(team_id, version, sources, unpacked.data, report)
+        return UploadOutcome(True, version, [], report)
+
+    def _smoke(self, team_id: str, code: TeamCode) -> dict[str, Any]:
+        """Load the strategy and call it once on recent bars, in the real sandbox."""
+        tick, window, prices = recent_bars(self.lake)
+        with self._lock:
+            runner = self._runner = self._runner or SandboxRunner(self.settings)
+            probe = f"upload-{team_id}"[:32]
+            try:
+                loaded = runner.load(probe, code)
+                if not loaded.ok:
+                    return {"error": f"{loaded.kind}: {loaded.error}"}
+                header = {"id": team_id, "name": team_id, "cash": 100_000.0, "positions": {},
+                          "params": code.params}  # fmt: skip
+                result = runner.run_tick(tick, window, prices, [TeamCall(probe, header)])[probe]
+            finally:
+                worker = runner.workers.pop(probe, None)
+                if worker is not None:
+                    worker.kill()
+                runner.code.pop(probe, None)
+        if result.error:
+            return {"error": f"{result.error_kind}: {result.error}", "printed": result.printed}
+        return {"tick": tick.isoformat(), "output": _plain(result.output),
+                "printed": result.printed, "duration_ms": round(result.duration_ms, 3)}  # fmt: skip
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+
+
+def recent_bars(lake: BarLake) -> tuple[datetime, dict, dict[str, float]]:
+    """The last minutes the lake holds (synthetic ones before any trading day)."""
+    store = BarStore()
+    days = lake.days()
+    minutes: dict[datetime, dict[str, Bar]] = {}
+    if days:
+        frame = lake.read(days[-1], days[-1])
+        for row in frame.itertuples(index=False):
+            stamp = row.timestamp.to_pydatetime()
+            minutes.setdefault(stamp, {})[row.symbol] = Bar(
+                row.symbol, stamp, row.open, row.high, row.low, row.close, row.volume
+            )
+    if not minutes:
+        market = SyntheticMarket(symbols=8)
+        minutes = {m: market.bars(m) for m in market.minutes()[:SMOKE_MINUTES]}
+    chosen = sorted(minutes)[-SMOKE_MINUTES:]
+    for stamp in chosen:
+        store.append_minute(minutes[stamp])
+    return chosen[-1], store.window(WINDOW_MINUTES), store.last_closes()
+
+
+def _plain(output: Any) -> Any:
+    """The smoke call's signals as JSON-able data for the report."""
+    if output is None or isinstance(output, str | int | float | bool):
+        return output
+    if isinstance(output, dict):
+        return {str(k): _plain(v) for k, v in output.items()}
+    if isinstance(output, list | tuple):
+        return [_plain(v) for v in output]
+    return repr(output)
