@@ -98,3 +98,83 @@ def test_a_team_logs_in_with_its_key_and_sees_its_own_page(site, browser, keys):
     )
     assert positions[:2] == ["AAA", "6"]
     assert wait_for(browser, "return document.getElementById('team-chart').dataset.drawn") == "1"
+
+
+BUYER = """
+class Strategy:
+    def __init__(self, params):
+        pass
+
+    def generate_signal(self, team, bars, current_prices):
+        return {"symbol": sorted(current_prices)[0], "action": "buy", "quantity": 1}
+"""
+
+
+def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, tmp_path):
+    import threading
+
+    import yaml
+
+    from app.competition import build_competition
+    from app.engine.clock import ReplayClock
+    from app.market.synthetic import SyntheticMarket
+    from app.registry import load_registry
+    from app.web.keys import KeyStore
+    from tests.conftest import FIXTURE_STRATEGIES
+
+    registry = tmp_path / "registry.yaml"
+    scripted = str(FIXTURE_STRATEGIES / "scripted.py")
+    team = {"team_id": "alpha", "name": "Alpha", "initial_cash": 100_000,
+            "strategy": scripted, "entry_point": "ScriptedStrategy"}  # fmt: skip
+    registry.write_text(yaml.safe_dump({"competition": {}, "teams": [team]}))
+    data = tmp_path / "data"
+    market = SyntheticMarket(symbols=4)
+    competition = build_competition(load_registry(registry), market, data)
+    stop = threading.Event()
+
+    def minutes():
+        for minute in ReplayClock(market.minutes()[:390], speed=10).ticks():
+            if stop.is_set():
+                return
+            yield minute
+
+    engine = threading.Thread(target=competition.run, args=(minutes(),), daemon=True)
+    engine.start()
+    key = KeyStore(data).ensure(["alpha"])["alpha"]
+    port = free_port()
+    server = serve_beside(data, registry, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(url + "/api/v1/leaderboard", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        source = tmp_path / "strategy.py"
+        source.write_text(BUYER)
+        browser.get(url + "/team")
+        browser.find_element("id", "key").send_keys(key)
+        browser.find_element("css selector", "#login button").click()
+        wait_for(browser, "return !document.getElementById('team').hidden")
+        browser.find_element("id", "upload-file").send_keys(str(source))
+        browser.find_element("css selector", "#upload button").click()
+        result = wait_for(
+            browser,
+            "const t = document.getElementById('upload-result').textContent;"
+            "return t.includes('is live') || t.startsWith('Refused') ? t : null",
+            seconds=30,
+        )
+        assert result.endswith("is live."), result
+        live = browser.execute_script(
+            "return [...document.querySelectorAll('#versions tbody tr')]"
+            ".map(r => r.lastChild.textContent)"
+        )
+        assert live == ["live"]
+    finally:
+        stop.set()
+        engine.join(timeout=60)
+        server.terminate()
+        server.wait(timeout=10)

@@ -91,15 +91,27 @@ const arena = (() => {
 
   function teamPage() {
     let chart = null;
+    let current = null;  // {key, base}
+    let awaited = null;  // an uploaded version not yet live
     const form = document.getElementById("login");
     const keyInput = document.getElementById("key");
     async function open(key) {
       const me = await getJSON("/api/v1/me", key);
       const base = `/api/v1/team/${encodeURIComponent(me.team_id)}`;
-      const [status, history, trades, errors] = await Promise.all([
+      current = { key, base };
+      const [status, history, trades, errors, versions] = await Promise.all([
         getJSON(base, key), getJSON(`${base}/history?interval=5min`, key),
         getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/errors?size=20`, key),
+        getJSON(`${base}/strategy`, key),
       ]);
+      fill(document.querySelector("#versions tbody"), versions.versions.map((v) => [
+        v.version, v.uploaded_at, v.entry_point, (v.files || []).join(", "),
+        v.version === status.strategy_version ? "live" : "",
+      ]));
+      if (awaited && status.strategy_version === awaited) {
+        document.getElementById("upload-result").textContent = `Version ${awaited} is live.`;
+        awaited = null;
+      }
       document.getElementById("team-name").textContent = status.name;
       document.getElementById("team-summary").textContent =
         `Rank ${status.rank ?? "-"} of ${status.teams} · equity ${number(status.equity)} · ` +
@@ -129,6 +141,30 @@ const arena = (() => {
         document.getElementById("login-error").textContent = error.message;
       }
     });
+    document.getElementById("upload").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = document.getElementById("upload-result");
+      if (!current) return;
+      const body = new FormData();
+      body.append("file", document.getElementById("upload-file").files[0]);
+      const entry = document.getElementById("upload-entry").value.trim();
+      if (entry) body.append("entry_point", entry);
+      result.textContent = "Checking and smoke-testing in the sandbox...";
+      const answer = await fetch(`${current.base}/strategy`, {
+        method: "POST", headers: { "X-API-Key": current.key }, body,
+      });
+      const reply = await answer.json();
+      if (!answer.ok) {
+        const problems = reply.detail && reply.detail.problems;
+        result.textContent = `Refused (${answer.status}): ` +
+          (problems ? problems.join("; ") : JSON.stringify(reply.detail || reply));
+        return;
+      }
+      awaited = reply.version;
+      result.textContent = `Version ${reply.version} accepted; live from the engine's next tick.`;
+      open(current.key);
+    });
+    setInterval(() => { if (current) open(current.key).catch(() => {}); }, 2000);
     const saved = sessionStorage.getItem("arena-key");
     if (saved) { keyInput.value = saved; open(saved).catch(() => {}); }
   }
