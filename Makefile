@@ -39,6 +39,7 @@ format: setup
 	$(BIN)/ruff format .
 
 bench: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:

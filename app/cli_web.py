@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import subprocess
 import sys
 from collections.abc import Callable
@@ -67,7 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     issue_missing_keys(args.data_dir, args.registry)
     settings = ArenaSettings(data_dir=args.data_dir, registry=args.registry)
     console.print(f"API on http://{args.host}:{args.port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    app = create_app(settings)
+    gc.freeze()  # the app and its libraries are never garbage: keep them out of collections
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

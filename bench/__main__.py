@@ -1,9 +1,10 @@
 """Run every benchmark: `python -m bench` (or `make bench`); `python -m bench.live_latency`
 and the others run one alone."""
 
-from bench import live_latency, replay_throughput, sandbox_fanout
+from bench import live_latency, replay_throughput, sandbox_fanout, web_api
 
 if __name__ == "__main__":
     replay_throughput.main()
     sandbox_fanout.main()
     live_latency.main()
+    web_api.main()

@@ -322,7 +322,11 @@ class Engine:
         snapshots = {t: book.tracker.snapshot() for t, book in self.books.items()}
         ranks = assign_ranks({t: m.total_return_pct for t, m in snapshots.items()})
         for team_id, metrics in snapshots.items():
-            record = records.metrics_record(team_id, as_of, metrics, ranks[team_id])
+            book = self.books[team_id]
+            status = "active" if book.enabled else "disabled"
+            record = records.metrics_record(
+                team_id, as_of, metrics, ranks[team_id], book.version, status
+            )
             self.ledger.metrics(team_id, record)
         account = records.portfolio_record(
             ACCOUNT_OWNER, as_of, self.account.portfolio, self.prices

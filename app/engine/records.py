@@ -89,9 +89,21 @@ def _position_record(position: Position, price: Decimal | None) -> dict[str, Any
 
 
 def metrics_record(
-    owner: str, moment: datetime, metrics: PerformanceMetrics, rank: int | None
+    owner: str,
+    moment: datetime,
+    metrics: PerformanceMetrics,
+    rank: int | None,
+    version: str | None = None,
+    status: str | None = None,
 ) -> dict[str, Any]:
-    return {"timestamp": moment, "owner": owner, "rank": rank, **metrics.to_record()}
+    """A minute's metrics; a team's also say which version ran and whether it trades, so
+    the leaderboard and a team's status read one line per team."""
+    record = {"timestamp": moment, "owner": owner, "rank": rank, **metrics.to_record()}
+    if version is not None:
+        record["strategy_version"] = version
+    if status is not None:
+        record["status"] = status
+    return record
 
 
 def rejection_record(moment: datetime, rejection: Rejection, version: str) -> dict[str, Any]:

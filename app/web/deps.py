@@ -1,4 +1,7 @@
-"""The API's dependencies: the service, the key store, and who is calling."""
+"""The API's dependencies: the service, the key store, and who is calling.
+
+All async: they only hash a key and read cached state, and a sync dependency would cost
+a thread hop on every request."""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from app.web.keys import ORGANISER, KeyStore
 from app.web.service import ArenaService
 
 
-def get_service(request: Request) -> ArenaService:
+async def get_service(request: Request) -> ArenaService:
     return request.app.state.service
 
 
-def get_keys(request: Request) -> KeyStore:
+async def get_keys(request: Request) -> KeyStore:
     return request.app.state.keys
 
 
@@ -22,7 +25,7 @@ Service = Annotated[ArenaService, Depends(get_service)]
 Keys = Annotated[KeyStore, Depends(get_keys)]
 
 
-def caller(
+async def caller(
     keys: Keys,
     x_api_key: Annotated[str | None, Header(description="a team's or the organiser's key")] = None,
     key: Annotated[str | None, Query(description="the key, for simple scripts")] = None,
@@ -37,7 +40,7 @@ def caller(
 Caller = Annotated[str, Depends(caller)]
 
 
-def team_access(team_id: str, who: Caller, service: Service) -> str:
+async def team_access(team_id: str, who: Caller, service: Service) -> str:
     """The team's own key or the organiser's; any other key is refused (403)."""
     if who != team_id and who != ORGANISER:
         raise HTTPException(403, "this key does not open that team")
@@ -49,7 +52,7 @@ def team_access(team_id: str, who: Caller, service: Service) -> str:
 TeamId = Annotated[str, Depends(team_access)]
 
 
-def organiser(who: Caller) -> str:
+async def organiser(who: Caller) -> str:
     if who != ORGANISER:
         raise HTTPException(403, "the organiser's key is required")
     return who

@@ -9,6 +9,7 @@ record and never holds a lock the engine waits for.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pandas as pd
 from app.ledger import reader
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import tail_jsonl
-from app.ledger.paths import ERRORS, TRADES, owner_dir, team_ids
+from app.ledger.paths import ERRORS, METRICS, TRADES, owner_dir, team_ids
 from app.market.lake import BarLake
 from app.registry import Registry, RegistryError, load_registry
 from app.uploads.store import StrategyStore
@@ -37,19 +38,55 @@ class ArenaService:
         self.data_dir = Path(data_dir)
         self.registry_path = registry_path
         self.lake = BarLake(self.data_dir)
+        self._tick_marker = owner_dir(self.data_dir, None) / METRICS
+        self._cache: dict[tuple, tuple[int, Any]] = {}
+        self._registry: tuple[int, Registry | None] | None = None
+
+    # -- caching -----------------------------------------------------------------------
+
+    def _generation(self) -> int:
+        """Changes once per tick: the engine writes the account's metrics line last."""
+        try:
+            info = self._tick_marker.stat()
+        except FileNotFoundError:
+            return -1
+        return info.st_mtime_ns ^ info.st_size
+
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, reused until the engine's next tick (every client reads the same)."""
+        generation = self._generation()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = compute()
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (generation, value)
+        return value
 
     # -- teams -------------------------------------------------------------------------
 
     def registry(self) -> Registry | None:
-        if self.registry_path is None or not Path(self.registry_path).is_file():
+        """The registry, read again only when its file changed."""
+        if self.registry_path is None:
             return None
         try:
-            return load_registry(self.registry_path)
-        except RegistryError:
+            stamp = Path(self.registry_path).stat().st_mtime_ns
+        except FileNotFoundError:
             return None
+        if self._registry is None or self._registry[0] != stamp:
+            try:
+                registry: Registry | None = load_registry(self.registry_path)
+            except RegistryError:
+                registry = None
+            self._registry = (stamp, registry)
+        return self._registry[1]
 
     def teams(self) -> dict[str, str]:
         """{team_id: name} of every team: the registry's, and any with ledgers."""
+        return self._cached(("teams",), self._read_teams)
+
+    def _read_teams(self) -> dict[str, str]:
         names = {t: t for t in team_ids(self.data_dir)}
         registry = self.registry()
         if registry is not None:
@@ -66,6 +103,9 @@ class ArenaService:
     def status(self, team_id: str) -> dict[str, Any]:
         """Cash, positions with P&L, equity, rank, strategy version and health."""
         self.require_team(team_id)
+        return self._cached(("status", team_id), lambda: self._read_status(team_id))
+
+    def _read_status(self, team_id: str) -> dict[str, Any]:
         folder = self._folder(team_id)
         portfolio = reader.latest_portfolio(folder) or {}
         metrics = reader.latest_metrics(folder) or {}
@@ -88,7 +128,11 @@ class ArenaService:
         }
 
     def _version_and_health(self, team_id: str) -> tuple[str | None, str]:
-        """The running version and whether the team is trading, from its recent events."""
+        """The running version and whether the team is trading: from its latest metrics
+        line (one line), or, for ledgers written before metrics said so, its events."""
+        latest = reader.latest_metrics(self._folder(team_id)) or {}
+        if "status" in latest:
+            return latest.get("strategy_version"), str(latest["status"])
         version: str | None = None
         health = "active"
         for line in reader.recent_errors(self._folder(team_id), 500):
@@ -169,10 +213,13 @@ class ArenaService:
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Public figures only: no positions, trades, code or errors."""
+        return self._cached(("leaderboard",), self._read_leaderboard)
+
+    def _read_leaderboard(self) -> list[dict[str, Any]]:
         rows = []
         for team_id, name in self.teams().items():
             metrics = reader.latest_metrics(self._folder(team_id)) or {}
-            _version, health = self._version_and_health(team_id)
+            health = metrics.get("status") or self._version_and_health(team_id)[1]
             rows.append(
                 {
                     "rank": metrics.get("rank"),
@@ -191,7 +238,10 @@ class ArenaService:
 
     def curves(self, interval: str) -> dict[str, list[list[Any]]]:
         """Every team's equity curve (public: the leaderboard page draws them)."""
-        return {team_id: self._curve(team_id, interval) for team_id in self.teams()}
+        return self._cached(
+            ("curves", interval),
+            lambda: {team_id: self._curve(team_id, interval) for team_id in self.teams()},
+        )
 
     # -- market data -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/v1", tags=["public"])
 
 
 @router.get("/leaderboard")
-def leaderboard(service: Service):
+async def leaderboard(service: Service):
     """Rank, team, return %, equity, Sharpe, max drawdown, trades, status."""
     return {"teams": service.leaderboard()}
 
@@ -24,6 +24,6 @@ def curves(service: Service, interval: Literal["5min", "15min", "1h", "1d"] = "1
 
 
 @router.get("/me")
-def me(who: Caller):
+async def me(who: Caller):
     """Whose key this is (the team page asks, then opens that team)."""
     return {"team_id": who}

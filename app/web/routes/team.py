@@ -16,8 +16,9 @@ Interval = Literal["1min", "5min", "15min", "1h", "1d"]
 
 
 @router.get("")
-def status(team_id: TeamId, service: Service):
-    """Cash, positions with P&L, equity, rank, strategy version and health."""
+async def status(team_id: TeamId, service: Service):
+    """Cash, positions with P&L, equity, rank, strategy version and health (read once per
+    tick, then served from memory: async, no thread hop)."""
     return service.status(team_id)
 
 
