@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from app.ledger import reader
@@ -215,6 +217,15 @@ class ArenaService:
         """Public figures only: no positions, trades, code or errors."""
         return self._cached(("leaderboard",), self._read_leaderboard)
 
+    def leaderboard_json(self) -> bytes:
+        """The leaderboard's answer, encoded once per tick (the hottest public read)."""
+        return self._cached(("leaderboard-json",), lambda: _json({"teams": self.leaderboard()}))
+
+    def status_json(self, team_id: str) -> bytes:
+        """A team's status, encoded once per tick."""
+        self.require_team(team_id)
+        return self._cached(("status-json", team_id), lambda: _json(self.status(team_id)))
+
     def _read_leaderboard(self) -> list[dict[str, Any]]:
         rows = []
         for team_id, name in self.teams().items():
@@ -281,6 +292,12 @@ def _bars(frame: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(
+        value, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)
+    )
 
 
 def _stamp(moment: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.web.deps import Caller, Service
 
@@ -12,9 +12,9 @@ router = APIRouter(prefix="/api/v1", tags=["public"])
 
 
 @router.get("/leaderboard")
-async def leaderboard(service: Service):
+async def leaderboard(service: Service) -> Response:
     """Rank, team, return %, equity, Sharpe, max drawdown, trades, status."""
-    return {"teams": service.leaderboard()}
+    return Response(service.leaderboard_json(), media_type="application/json")
 
 
 @router.get("/curves")

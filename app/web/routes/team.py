@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from app.web.deps import Service, TeamId
@@ -16,10 +16,10 @@ Interval = Literal["1min", "5min", "15min", "1h", "1d"]
 
 
 @router.get("")
-async def status(team_id: TeamId, service: Service):
+async def status(team_id: TeamId, service: Service) -> Response:
     """Cash, positions with P&L, equity, rank, strategy version and health (read once per
     tick, then served from memory: async, no thread hop)."""
-    return service.status(team_id)
+    return Response(service.status_json(team_id), media_type="application/json")
 
 
 @router.get("/trades")
