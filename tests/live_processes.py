@@ -163,3 +163,15 @@ def check_books_against_emulator(emulator: EmulatorProcess, data_dir: Path, team
     ours = {s: q for s, q in positions.items() if q != 0}
     assert ours == {s: q for s, q in broker.items() if q != 0}, (ours, broker)
     return {"orders": len(ids), "fills": len(fills), "trades": sum(1 for _ in allocated)}
+
+
+def wait_until_answering(url: str, seconds: float = 30.0) -> requests.Response:
+    """GET `url` until a server answers it (any status), or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing answered {url} within {seconds:g} s") from None
+            time.sleep(0.2)

@@ -4,15 +4,13 @@ Selenium): the leaderboard draws its charts, and a team opens its page with its 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from app.cli_web import serve_beside
-from tests.live_processes import free_port
+from tests.live_processes import free_port, wait_until_answering
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(
@@ -27,14 +25,7 @@ def site(arena_dir, keys) -> Iterator[str]:
     port = free_port()
     server = serve_beside(data, registry, port)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/api/v1/leaderboard", timeout=2)
-            break
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline, "arena serve did not start"
-            time.sleep(0.2)
+    wait_until_answering(url + "/api/v1/leaderboard")
     yield url
     server.terminate()
     server.wait(timeout=10)
@@ -145,14 +136,7 @@ def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, t
     server = serve_beside(data, registry, port)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/api/v1/leaderboard", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+        wait_until_answering(url + "/api/v1/leaderboard")
         source = tmp_path / "strategy.py"
         source.write_text(BUYER)
         browser.get(url + "/team")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import requests
 import yaml
@@ -12,7 +11,7 @@ from app.cli import main
 from app.cli_web import serve_beside
 from app.web.keys import KeyStore
 from tests.conftest import FIXTURE_STRATEGIES
-from tests.live_processes import free_port
+from tests.live_processes import free_port, wait_until_answering
 
 
 def test_a_team_added_gets_a_registry_entry_and_a_key_shown_once(tmp_path, capsys):
@@ -40,14 +39,7 @@ def test_arena_serve_answers_over_a_data_directory(arena_dir):
     port = free_port()
     server = serve_beside(data, registry, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = requests.get(f"http://127.0.0.1:{port}/api/v1/leaderboard", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "arena serve did not start"
-                time.sleep(0.2)
+        answer = wait_until_answering(f"http://127.0.0.1:{port}/api/v1/leaderboard")
         assert answer.status_code == 200
         assert {row["team_id"] for row in answer.json()["teams"]} == {"alpha", "beta"}
         docs = requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
