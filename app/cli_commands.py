@@ -51,7 +51,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")
     prepare_data_dir(args.data_dir, args.reset)
     competition = build_competition(registry, market, args.data_dir, durability="close")
-    _announce_sandbox(competition)
+    announce_sandbox(competition)
     ticks = ReplayClock(minutes, args.speed).ticks()
     sessions = len({m.date() for m in minutes})
     console.print(
@@ -59,7 +59,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"symbols for {len(competition.engine.books)} teams into {args.data_dir}"
     )
     problems = _run_with_progress(competition, ticks, len(minutes), args.quiet)
-    return _finish(competition, problems)
+    return finish_run(competition, problems)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -67,9 +67,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     market = SyntheticMarket(symbols=args.symbols)
     minutes = market.minutes(sessions=max(1, -(-args.minutes // 390)))[: args.minutes]
     prepare_data_dir(args.data_dir, reset=True)  # the demo always starts afresh
-    server = _serve_beside(args)
+    server = serve_if_asked(args)
     competition = build_competition(registry, market, args.data_dir, durability="close")
-    _announce_sandbox(competition)
+    announce_sandbox(competition)
     console.print(
         f"[bold]{registry.competition.name}[/]: {len(competition.engine.books)} teams, "
         f"{len(market.universe)} synthetic symbols, {len(minutes)} minutes at "
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _serve_beside(args: argparse.Namespace) -> Any:
+def serve_if_asked(args: argparse.Namespace) -> Any:
     """`arena serve` next to the engine, unless --no-serve; its keys print once."""
     if not args.serve:
         return None
@@ -187,7 +187,7 @@ def _run_with_progress(
         return competition.run(ticks, on_tick=advance)
 
 
-def _announce_sandbox(competition: Competition) -> None:
+def announce_sandbox(competition: Competition) -> None:
     """One line on the isolation every team got; loud when a layer is missing."""
     active, inactive = sandbox_layer_summary(competition.load_outcomes)
     if inactive:
@@ -198,7 +198,7 @@ def _announce_sandbox(competition: Competition) -> None:
         errors.print(f"team {team}: strategy did not load ({outcome.kind}): {outcome.error}")
 
 
-def _finish(competition: Competition, problems: list[str]) -> int:
+def finish_run(competition: Competition, problems: list[str]) -> int:
     console.print(leaderboard_table(competition.leaderboard(), "final"))
     repairs = competition.ledger.repairs
     if repairs:
@@ -218,7 +218,7 @@ def _report_bar_problems(market: ReplayMarket) -> None:
         errors.print(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped bars")
 
 
-def _wall_clock_market(spec: str, symbols: int) -> MarketData:
+def wall_clock_market(spec: str, symbols: int) -> MarketData:
     """`synthetic` or `replay:PATH`, replayed minute by minute under wall-clock labels."""
     if spec == "synthetic":
         synthetic = SyntheticMarket(symbols=symbols)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_commands import (
-    _announce_sandbox,
-    _finish,
-    _serve_beside,
-    _wall_clock_market,
+    announce_sandbox,
     console,
     errors,
+    finish_run,
+    serve_if_asked,
+    wall_clock_market,
 )
 from app.competition import Competition, build_competition, prepare_data_dir
 from app.controls import release_kill_switch, throw_kill_switch
@@ -46,8 +46,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     competition = build_competition(
         registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
     )
-    _announce_sandbox(competition)
-    server = _serve_beside(args)
+    announce_sandbox(competition)
+    server = serve_if_asked(args)
     try:
         _prepare_live(args, competition, market, broker, clock)
         console.print(
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.terminate()
-    return _finish(competition, problems)
+    return finish_run(competition, problems)
 
 
 def _prepare_live(
@@ -176,7 +176,7 @@ def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
                       "on Alpaca's bars; nothing is sent to the broker")  # fmt: skip
         return market, None, clock
     if args.broker == "sim" and args.market != "alpaca":
-        return _wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
+        return wall_clock_market(args.market, args.symbols), None, WallClock(duration=duration)
     if args.market != "alpaca" or args.broker != "alpaca":
         raise ValueError("Alpaca trading needs both --broker alpaca and --market alpaca")
     if not args.universe:
