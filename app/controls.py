@@ -95,13 +95,23 @@ class TeamSwitchFile:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / TEAM_SWITCHES_FILE
+        self._seen: tuple[int, dict[str, tuple[bool, str]]] | None = None
 
     def __call__(self) -> dict[str, tuple[bool, str]]:
+        """Read at every tick: a `stat` while the file is unchanged."""
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._seen is not None and self._seen[0] == stamp:
+            return self._seen[1]
         try:
             body = json.loads(self.path.read_text())
-            return {team: (bool(e["enabled"]), str(e["since"])) for team, e in body.items()}
+            switches = {team: (bool(e["enabled"]), str(e["since"])) for team, e in body.items()}
         except FileNotFoundError:
             return {}
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             log.error("team switch file %s is unreadable (%s): ignored", self.path, error)
-            return {}
+            switches = {}
+        self._seen = (stamp, switches)
+        return switches

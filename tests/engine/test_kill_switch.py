@@ -134,3 +134,28 @@ def test_a_damaged_switch_file_blocks_rather_than_trades(tmp_path):
     assert switch is not None
     assert switch.mode is KillMode.BLOCK
     assert switch.since == datetime.fromtimestamp(0, UTC)
+
+
+def test_the_organiser_disables_and_enables_a_team_at_the_next_tick(write_registry, tmp_path):
+    from app.controls import set_team_enabled
+
+    registry = teams(write_registry, {str(i): buy(1) for i in range(6)}, {})
+    data = tmp_path / "data"
+    competition = build_competition(load_registry(registry), market(6), data)
+    engine = competition.engine
+    minutes = market(6).minutes()
+    engine.tick(minutes[0])
+    set_team_enabled(data, "alpha", False, by="test")
+    engine.tick(minutes[1])
+    engine.tick(minutes[2])
+    assert not engine.books["alpha"].enabled
+    set_team_enabled(data, "alpha", True, by="test")
+    for m in minutes[3:]:
+        engine.tick(m)
+    assert competition.run([]) == []
+    ticks = {t["tick"] for t in lines(data, "alpha", "trades")}
+    assert "2026-03-12T14:01:00Z" not in ticks
+    assert "2026-03-12T14:03:00Z" in ticks
+    events = [e["message"] for e in lines(data, "alpha", "errors") if e["kind"] in
+              ("disabled", "version")]  # fmt: skip
+    assert events == ["disabled by the organiser", "enabled by the organiser"]
