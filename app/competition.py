@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.broker.simulator import FillModel, SimulatedBroker
-from app.controls import KillSwitchFile, TeamSwitchFile
+from app.controls import kill_switch_reader, team_switch_reader
 from app.engine.books import TeamBook
 from app.engine.engine import Engine, EngineConfig, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
@@ -171,8 +171,8 @@ def build_competition(
         ledger,
         _LakeFeed(store, lake),
         engine_config,
-        kill_switch=KillSwitchFile(data_dir),
-        team_switches=TeamSwitchFile(data_dir),
+        kill_switch=kill_switch_reader(data_dir),
+        team_switches=team_switch_reader(data_dir),
     )
     params = {t.team_id: dict(t.params) for t in registry.enabled_teams}
     inbox = StrategyInbox(data_dir, params)

@@ -11,7 +11,6 @@ reconciliation finds the books and the broker equal again.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from app.competition import Competition
+from app.engine.books import check_against_broker
 from app.engine.engine import ONE_MINUTE, session_day
 from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
-    check_against_broker,
     check_cash,
     rebuild_books,
     redo_journal,
@@ -33,6 +32,7 @@ from app.ledger.fold import read_portfolio
 from app.ledger.journal import read_journal
 from app.ledger.jsonl import read_jsonl, repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
+from app.ledger.small_files import write_json_atomic
 
 HOLD_FILE = "HOLD.json"
 OPENING_CASH_FILE = "broker-opening.json"
@@ -168,12 +168,8 @@ def opening_cash(data_dir: Path) -> Decimal | None:
 def record_opening_cash(data_dir: Path, broker: RecoverableBroker) -> Decimal:
     """The broker's cash when the competition starts: later checks compare movements."""
     cash = broker.cash()
-    path = opening_cash_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = {"cash": str(cash), "at": datetime.now(UTC).isoformat()}
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(body) + "\n")
-    os.replace(temporary, path)
+    write_json_atomic(opening_cash_path(data_dir), body)
     return cash
 
 
@@ -183,9 +179,7 @@ def _set_hold(data_dir: Path, report: RecoveryReport) -> None:
         path.unlink(missing_ok=True)
         return
     body = {"since": datetime.now(UTC).isoformat(), "problems": report.problems}
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(body, indent=2) + "\n")
-    os.replace(temporary, path)
+    write_json_atomic(path, body)
 
 
 def held_problems(data_dir: Path) -> list[str] | None:

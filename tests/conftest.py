@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,35 @@ class ScriptedMarket:
 
     def bars(self, at: datetime) -> dict[str, Bar]:
         return dict(self._bars.get(at, {}))
+
+
+@dataclass
+class TradeTotals:
+    """What the teams' trade ledgers add up to, per parent order and per symbol."""
+
+    allocated: dict[str, Decimal]  # broker fills allocated, per parent client order ID
+    crossed: dict[str, Decimal]  # signed crossed quantity per parent (sums to 0 if right)
+    positions: dict[str, Decimal]  # signed position per symbol, zeros left out
+
+
+def trade_totals(data_dir: Path, teams: Iterable[str]) -> TradeTotals:
+    """Sum every team's trades.jsonl (a team without trades counts as none)."""
+    from app.ledger.jsonl import read_jsonl
+
+    allocated: dict[str, Decimal] = defaultdict(Decimal)
+    crossed: dict[str, Decimal] = defaultdict(Decimal)
+    positions: dict[str, Decimal] = defaultdict(Decimal)
+    for team in teams:
+        path = Path(data_dir) / "team" / team / "trades.jsonl"
+        for trade in read_jsonl(path) if path.exists() else []:
+            signed = Decimal(trade["quantity"]) * (1 if trade["side"] == "buy" else -1)
+            positions[trade["symbol"]] += signed
+            if trade["crossed"]:
+                crossed[trade["parent_client_order_id"]] += signed
+            else:
+                allocated[trade["parent_client_order_id"]] += Decimal(trade["quantity"])
+    nonzero = {symbol: q for symbol, q in positions.items() if q != 0}
+    return TradeTotals(dict(allocated), dict(crossed), nonzero)
 
 
 @pytest.fixture

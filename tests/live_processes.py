@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from app.ledger.jsonl import read_jsonl
+from tests.conftest import trade_totals
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY, SECRET = "emulator-key", "emulator-secret"
@@ -139,21 +140,12 @@ def check_books_against_emulator(emulator: EmulatorProcess, data_dir: Path, team
     fills: dict[str, Decimal] = defaultdict(Decimal)
     for fill in emulator.get("/_emulator/fills"):
         fills[fill["client_order_id"]] += Decimal(str(fill["qty"]))
-    allocated: dict[str, Decimal] = defaultdict(Decimal)
-    crossed: dict[str, Decimal] = defaultdict(Decimal)
-    positions: Counter = Counter()
     for team in teams:
         path = data_dir / "team" / team / "trades.jsonl"
-        trades = list(read_jsonl(path)) if path.exists() else []
-        trade_ids = [t["trade_id"] for t in trades]
+        trade_ids = [t["trade_id"] for t in read_jsonl(path)] if path.exists() else []
         assert len(trade_ids) == len(set(trade_ids)), f"{team}: a trade booked twice"
-        for trade in trades:
-            signed = Decimal(trade["quantity"]) * (1 if trade["side"] == "buy" else -1)
-            positions[trade["symbol"]] += signed
-            if trade["crossed"]:
-                crossed[trade["parent_client_order_id"]] += signed
-            else:
-                allocated[trade["parent_client_order_id"]] += Decimal(trade["quantity"])
+    totals = trade_totals(data_dir, teams)
+    allocated, crossed, positions = totals.allocated, totals.crossed, totals.positions
     assert dict(allocated) == {k: v for k, v in fills.items() if v}, "allocations != fills"
     assert all(v == 0 for v in crossed.values()), "crossed quantity does not net to zero"
     account = list(read_jsonl(data_dir / "account" / "trades.jsonl"))

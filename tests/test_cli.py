@@ -13,7 +13,7 @@ import pytest
 
 from app.cli import main
 from app.ledger.jsonl import read_jsonl
-from tests.conftest import REPO
+from tests.conftest import REPO, trade_totals
 
 REGISTRY = REPO / "team_registry.yaml"
 TEAMS = ("momentum", "reversion", "benchmark")
@@ -63,17 +63,8 @@ def test_every_broker_fill_is_allocated_exactly_and_crossing_nets_to_zero(replay
     fills: dict[str, Decimal] = defaultdict(Decimal)
     for fill in read_jsonl(replayed / "account" / "trades.jsonl"):
         fills[fill["client_order_id"]] += Decimal(fill["quantity"])
-    allocated: dict[str, Decimal] = defaultdict(Decimal)
-    crossed: dict[str, Decimal] = defaultdict(Decimal)
-    positions: dict[str, Decimal] = defaultdict(Decimal)
-    for team in TEAMS:
-        for trade in read_jsonl(replayed / "team" / team / "trades.jsonl"):
-            signed = Decimal(trade["quantity"]) * (1 if trade["side"] == "buy" else -1)
-            positions[trade["symbol"]] += signed
-            if trade["crossed"]:
-                crossed[trade["parent_client_order_id"]] += signed
-            else:
-                allocated[trade["parent_client_order_id"]] += Decimal(trade["quantity"])
+    totals = trade_totals(replayed, TEAMS)
+    allocated, crossed, positions = totals.allocated, totals.crossed, totals.positions
     assert allocated == fills
     assert all(total == 0 for total in crossed.values())
     account = list(read_jsonl(replayed / "account" / "portfolio" / f"{SESSIONS[-1]}.jsonl"))[-1]

@@ -3,7 +3,7 @@ emulator over HTTP (AlpacaBroker + AlpacaMarketData), minute by minute on the em
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,12 +12,11 @@ from pydantic import SecretStr
 
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.competition import build_competition
-from app.ledger.jsonl import read_jsonl
 from app.live import BrokerClock, LiveConfigError, alpaca_clients
 from app.market.alpaca import AlpacaMarketData
 from app.registry import load_registry
 from app.settings import ArenaSettings
-from tests.conftest import OPEN, SYMBOLS, Emu
+from tests.conftest import OPEN, SYMBOLS, Emu, trade_totals
 
 D = Decimal
 
@@ -65,18 +64,8 @@ def test_the_engine_trades_through_alpaca_py_with_nothing_duplicated_and_books_e
     fills: dict[str, Decimal] = defaultdict(Decimal)
     for fill in emu.state.all_fills():
         fills[fill["client_order_id"]] += D(str(fill["qty"]))
-    allocated: dict[str, Decimal] = defaultdict(Decimal)
-    crossed: dict[str, Decimal] = defaultdict(Decimal)
-    positions: Counter = Counter()
-    for team in ("alpha", "beta", "gamma"):
-        path = tmp_path / "data" / "team" / team / "trades.jsonl"
-        for trade in read_jsonl(path) if path.exists() else []:
-            signed = D(trade["quantity"]) * (1 if trade["side"] == "buy" else -1)
-            positions[trade["symbol"]] += signed
-            if trade["crossed"]:
-                crossed[trade["parent_client_order_id"]] += signed
-            else:
-                allocated[trade["parent_client_order_id"]] += D(trade["quantity"])
+    totals = trade_totals(tmp_path / "data", ("alpha", "beta", "gamma"))
+    allocated, crossed, positions = totals.allocated, totals.crossed, totals.positions
     assert allocated == fills  # every broker fill allocated exactly
     assert crossed  # alpha bought while beta sold: crossed inside the host
     assert all(total == 0 for total in crossed.values())

@@ -48,7 +48,7 @@ _FINAL = {
 }
 
 
-class _TransientError(Exception):
+class _TransientError(ConnectionError):
     """The broker could not answer just now (429, 5xx, network): try again later."""
 
 
@@ -168,34 +168,40 @@ class AlpacaBroker:
     def _lookup(self, client_order_id: str) -> Any | None:
         """The order with this client ID, None if the broker has none, _TransientError if unsure."""
         try:
-            return self._call(self.client.get_order_by_client_id, client_order_id)
+            return self._transient(self.client.get_order_by_client_id, client_order_id)
+        except APIError as error:
+            if _status_code(error) == 404:
+                return None
+            raise
+
+    def _transient(self, method: Callable[..., Any], *args: Any) -> Any:
+        """`method(*args)`, with 429s, 5xx and network failures raised as _TransientError."""
+        try:
+            return self._call(method, *args)
         except APIError as error:
             status = _status_code(error)
-            if status == 404:
-                return None
             if status is None or status == 429 or status >= 500:
                 raise _TransientError(str(error)) from error
             raise
         except requests.RequestException as error:
             raise _TransientError(str(error)) from error
 
-    def _patient(self, method: Callable[..., Any], *args: Any) -> Any:
-        """A read that waits out 429s, 5xx and dropped connections (with backoff)."""
+    def _patiently(self, attempt_once: Callable[[], Any]) -> Any:
+        """`attempt_once()` again, with backoff, while the broker is unsure; the last
+        _TransientError propagates."""
         attempts = self.limits.max_attempts * 2
         for attempt in range(attempts):
             try:
-                return self._call(method, *args)
-            except APIError as error:
-                status = _status_code(error)
-                if status is not None and status != 429 and status < 500:
-                    raise
-                if attempt == attempts - 1:
-                    raise
-            except requests.RequestException:
+                return attempt_once()
+            except _TransientError:
                 if attempt == attempts - 1:
                     raise
             self._sleep(self.limits.backoff_seconds * 2 ** min(attempt, 4))
         raise AssertionError("unreachable")
+
+    def _patient(self, method: Callable[..., Any], *args: Any) -> Any:
+        """A read that waits out 429s, 5xx and dropped connections (with backoff)."""
+        return self._patiently(lambda: self._transient(method, *args))
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         self._pacer.wait()
@@ -316,12 +322,7 @@ class AlpacaBroker:
 
     def _recovery_lookup(self, client_order_id: str) -> Any | None:
         """A lookup that tries again through transient faults (recovery has time)."""
-        for attempt in range(self.limits.max_attempts * 2):
-            try:
-                return self._lookup(client_order_id)
-            except _TransientError:
-                self._sleep(self.limits.backoff_seconds * 2 ** min(attempt, 4))
-        raise ConnectionError(f"the broker did not answer about {client_order_id}")
+        return self._patiently(lambda: self._lookup(client_order_id))
 
     # -- the rest of the port --------------------------------------------------------------
 
@@ -341,7 +342,7 @@ class AlpacaBroker:
                         continue
                     tracked.alpaca_id = str(found.id)
                 self._patient(self.client.cancel_order_by_id, tracked.alpaca_id)
-            except (APIError, requests.RequestException, ConnectionError) as error:
+            except (APIError, ConnectionError) as error:
                 # Already final (422) or unreachable: the polls settle it either way.
                 log.warning("cancel of %s: %s", tracked.order.client_order_id, error)
 

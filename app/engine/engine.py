@@ -22,7 +22,7 @@ from app.domain.numbers import price_from_float
 from app.domain.portfolio import ZERO
 from app.domain.validation import TradingRules, apply_budget, parse_signals
 from app.engine import records
-from app.engine.books import AccountBook, TeamBook, flattening_intents
+from app.engine.books import AccountBook, TeamBook, check_against_broker, flattening_intents
 from app.engine.controls import KillMode, KillSwitch
 from app.engine.execution import Execution
 from app.engine.leaderboard import assign_ranks
@@ -389,15 +389,4 @@ class Engine:
                 f"{self.execution.open_orders} order(s) still open at the broker: "
                 "`arena run --resume` or `arena reconcile --apply` books them once final"
             ]
-        team_sum: dict[str, Decimal] = {}
-        for book in self.books.values():
-            for symbol, position in book.portfolio.positions.items():
-                team_sum[symbol] = team_sum.get(symbol, ZERO) + position.quantity
-        team_sum = {s: q for s, q in team_sum.items() if q != 0}
-        problems = []
-        if team_sum != self.account.positions():
-            problems.append(f"teams' positions {team_sum} != account's {self.account.positions()}")
-        if self.account.positions() != self.broker.positions():
-            broker = self.broker.positions()
-            problems.append(f"account's positions {self.account.positions()} != broker's {broker}")
-        return problems
+        return check_against_broker(self.books, self.account, self.broker.positions())

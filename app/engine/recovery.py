@@ -293,33 +293,6 @@ def _close(
             ledger.error(team, records.fault_record(now, team, "order", message))
 
 
-def check_against_broker(
-    books: Mapping[str, TeamBook], account: AccountBook, broker_positions: Mapping[str, Decimal]
-) -> list[str]:
-    """The teams' positions must sum to the account's, and the account's to the broker's."""
-    team_sum: dict[str, Decimal] = {}
-    for book in books.values():
-        for symbol, position in book.portfolio.positions.items():
-            team_sum[symbol] = team_sum.get(symbol, ZERO) + position.quantity
-    team_sum = {s: q for s, q in team_sum.items() if q != 0}
-    ours = {s: q for s, q in account.positions().items() if q != 0}
-    theirs = {s: q for s, q in broker_positions.items() if q != 0}
-    problems = []
-    for symbol in sorted(team_sum.keys() | ours.keys()):
-        if team_sum.get(symbol, ZERO) != ours.get(symbol, ZERO):
-            problems.append(
-                f"{symbol}: the teams hold {team_sum.get(symbol, ZERO)}, "
-                f"the account book {ours.get(symbol, ZERO)}"
-            )
-    for symbol in sorted(ours.keys() | theirs.keys()):
-        if ours.get(symbol, ZERO) != theirs.get(symbol, ZERO):
-            problems.append(
-                f"{symbol}: the account book holds {ours.get(symbol, ZERO)}, "
-                f"the broker {theirs.get(symbol, ZERO)}"
-            )
-    return problems
-
-
 def check_cash(
     account: AccountBook, opening_broker_cash: Decimal, broker_cash: Decimal, traded: Decimal
 ) -> list[str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from app.ledger.small_files import ChangedFile, write_json_atomic
 
 ORGANISER = "organiser"  # not a valid team id (reserved), so never confused with a team
 KEYS_FILE = Path("keys") / "keys.json"
@@ -30,21 +31,8 @@ class KeyStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / KEYS_FILE
-        self._hashes: dict[str, str] = {}
-        self._stamp: float | None = None
-
-    def _load(self) -> dict[str, str]:
-        """The stored hashes, re-read when the file changed (keys rotate while serving)."""
-        try:
-            stamp = self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            self._hashes, self._stamp = {}, None
-            return self._hashes
-        if stamp != self._stamp:
-            body = json.loads(self.path.read_text())
-            self._hashes = {owner: entry["sha256"] for owner, entry in body["keys"].items()}
-            self._stamp = stamp
-        return self._hashes
+        # Re-read when the file changed: keys rotate while the API serves.
+        self._load = ChangedFile(self.path, _read_hashes, {})
 
     def owners(self) -> set[str]:
         return set(self._load())
@@ -79,12 +67,9 @@ class KeyStore:
         return {"keys": {}}
 
     def _write_body(self, body: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(body, indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        self._stamp = None
+        write_json_atomic(self.path, body, mode=0o600)
+
+
+def _read_hashes(path: Path) -> dict[str, str]:
+    body = json.loads(path.read_text())
+    return {owner: entry["sha256"] for owner, entry in body["keys"].items()}

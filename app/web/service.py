@@ -22,6 +22,7 @@ from app.ledger import reader
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import tail_jsonl
 from app.ledger.paths import ERRORS, METRICS, TRADES, owner_dir, team_ids
+from app.ledger.small_files import ChangedFile
 from app.market.lake import BarLake
 from app.registry import Registry, RegistryError, load_registry
 from app.uploads.store import StrategyStore
@@ -42,7 +43,9 @@ class ArenaService:
         self.lake = BarLake(self.data_dir)
         self._tick_marker = owner_dir(self.data_dir, None) / METRICS
         self._cache: dict[tuple, tuple[int, Any]] = {}
-        self._registry: tuple[int, Registry | None] | None = None
+        self._registry = (
+            ChangedFile(Path(registry_path), _read_registry, None) if registry_path else None
+        )
 
     # -- caching -----------------------------------------------------------------------
 
@@ -70,19 +73,7 @@ class ArenaService:
 
     def registry(self) -> Registry | None:
         """The registry, read again only when its file changed."""
-        if self.registry_path is None:
-            return None
-        try:
-            stamp = Path(self.registry_path).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-        if self._registry is None or self._registry[0] != stamp:
-            try:
-                registry: Registry | None = load_registry(self.registry_path)
-            except RegistryError:
-                registry = None
-            self._registry = (stamp, registry)
-        return self._registry[1]
+        return self._registry() if self._registry is not None else None
 
     def teams(self) -> dict[str, str]:
         """{team_id: name} of every team: the registry's, and any with ledgers."""
@@ -111,7 +102,7 @@ class ArenaService:
         folder = self._folder(team_id)
         portfolio = reader.latest_portfolio(folder) or {}
         metrics = reader.latest_metrics(folder) or {}
-        version, health = self._version_and_health(team_id)
+        version, health = self._version_and_health(team_id, metrics)
         return {
             "team_id": team_id,
             "name": self.teams()[team_id],
@@ -129,10 +120,9 @@ class ArenaService:
             "health": health,
         }
 
-    def _version_and_health(self, team_id: str) -> tuple[str | None, str]:
+    def _version_and_health(self, team_id: str, latest: dict[str, Any]) -> tuple[str | None, str]:
         """The running version and whether the team is trading: from its latest metrics
-        line (one line), or, for ledgers written before metrics said so, its events."""
-        latest = reader.latest_metrics(self._folder(team_id)) or {}
+        line, or, for ledgers written before metrics said so, its events."""
         if "status" in latest:
             return latest.get("strategy_version"), str(latest["status"])
         version: str | None = None
@@ -230,7 +220,7 @@ class ArenaService:
         rows = []
         for team_id, name in self.teams().items():
             metrics = reader.latest_metrics(self._folder(team_id)) or {}
-            health = metrics.get("status") or self._version_and_health(team_id)[1]
+            _version, health = self._version_and_health(team_id, metrics)
             rows.append(
                 {
                     "rank": metrics.get("rank"),
@@ -292,6 +282,13 @@ def _bars(frame: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _read_registry(path: Path) -> Registry | None:
+    try:
+        return load_registry(path)
+    except RegistryError:
+        return None
 
 
 def _json(value: Any) -> bytes:

@@ -125,12 +125,12 @@ def test_flatten_closes_every_position_through_the_pipeline_then_blocks(write_re
 
 
 def test_a_damaged_switch_file_blocks_rather_than_trades(tmp_path):
-    from app.controls import KillSwitchFile, kill_switch_path
+    from app.controls import kill_switch_path, kill_switch_reader
 
     path = kill_switch_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    switch = KillSwitchFile(tmp_path)()
+    switch = kill_switch_reader(tmp_path)()
     assert switch is not None
     assert switch.mode is KillMode.BLOCK
     assert switch.since == datetime.fromtimestamp(0, UTC)
