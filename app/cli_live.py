@@ -47,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
     )
     announce_sandbox(competition)
+    if broker is not None:
+        clock.idle = competition.engine.poll_fills  # fills are booked while waiting for bars
     server = serve_if_asked(args)
     try:
         _prepare_live(args, competition, market, broker, clock)

@@ -72,6 +72,7 @@ class BrokerClock:
         poll_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         is_trading_minute: Callable[[datetime], bool] | None = None,
+        idle_seconds: float = 1.0,
     ) -> None:
         self._read = read_clock
         self.is_trading_minute = is_trading_minute or SessionCalendar().is_session_minute
@@ -79,14 +80,24 @@ class BrokerClock:
         self.poll_seconds = poll_seconds
         self._sleep = sleep
         self.duration = duration
+        # Called with the broker's time while waiting for a minute (the engine books fills
+        # there); at most every idle_seconds, since each call may cost a request.
+        self.idle: Callable[[datetime], None] | None = None
+        self.idle_seconds = idle_seconds
 
     def ticks(self) -> Iterator[datetime]:
         now = self._now_when_answered()
         next_minute = now.replace(second=0, microsecond=0)
         end = None if self.duration is None else next_minute + self.duration
+        idled: datetime | None = None
         while end is None or next_minute < end:
             now = self._now_when_answered()
             if now < next_minute + ONE_MINUTE + self.delay:
+                if self.idle is not None and (
+                    idled is None or (now - idled).total_seconds() >= self.idle_seconds
+                ):
+                    idled = now
+                    self.idle(now)
                 self._sleep(self.poll_seconds)
                 continue
             if self.is_trading_minute(next_minute):  # nights and weekends are skipped

@@ -3,6 +3,7 @@ emulator over HTTP (AlpacaBroker + AlpacaMarketData), minute by minute on the em
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,8 +30,9 @@ def sell(qty: int, symbol: str = "AAPL") -> dict:
     return {"symbol": symbol, "action": "sell", "quantity": qty}
 
 
+@pytest.mark.parametrize("fills_between_ticks", [False, True])
 def test_the_engine_trades_through_alpaca_py_with_nothing_duplicated_and_books_equal(
-    emu: Emu, write_registry, tmp_path
+    emu: Emu, write_registry, tmp_path, fills_between_ticks: bool
 ):
     registry = write_registry(
         {
@@ -51,9 +53,15 @@ def test_the_engine_trades_through_alpaca_py_with_nothing_duplicated_and_books_e
         load_registry(registry), market, tmp_path / "data", broker=broker
     )
     minutes = [OPEN + timedelta(minutes=m) for m in range(25)]
+    booked_early = 0
     for minute in minutes:
         emu.advance(1)  # the emulator closes `minute`; the engine then processes it
+        if fills_between_ticks:  # as the live loop does while it waits for the bars
+            waiting = competition.engine.execution.open_orders
+            competition.engine.poll_fills(minute + timedelta(minutes=1))
+            booked_early += waiting - competition.engine.execution.open_orders
         competition.engine.tick(minute)
+    assert (booked_early > 5) == fills_between_ticks
     problems = competition.run([])  # finish: books against the broker
     assert problems == []
 
@@ -90,6 +98,19 @@ class FakeClock:
     def __call__(self) -> object:
         moment = self.times.pop(0) if len(self.times) > 1 else self.times[0]
         return type("Clock", (), {"timestamp": moment, "is_open": True})()
+
+
+def test_the_broker_clock_lets_the_engine_book_fills_while_it_waits_but_not_on_every_read():
+    start = datetime(2026, 3, 12, 15, 0, 1, tzinfo=UTC)
+    reads = [start + timedelta(seconds=s) for s in range(0, 70, 2)]  # every 2 s of broker time
+    idled: list[datetime] = []
+    clock = BrokerClock(FakeClock(reads), sleep=lambda s: None, idle_seconds=5.0)
+    clock.idle = idled.append
+    assert next(clock.ticks()) == datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
+    assert idled[0] == start + timedelta(seconds=2)  # the broker's time of the first wait
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(idled)]
+    assert len(idled) > 5
+    assert all(gap >= 5 for gap in gaps)  # at most every idle_seconds
 
 
 def test_the_broker_clock_yields_each_session_minute_once_and_skips_the_night():

@@ -153,6 +153,17 @@ class Engine:
         self.ledger.end_tick()
         return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
 
+    def poll_fills(self, now: datetime) -> None:
+        """Between ticks: book the fills that already happened, so a tick starts without them.
+
+        The live loop calls this while it waits for the next minute's bars (Alpaca fills a
+        market order within milliseconds), which keeps polling off the tick's critical path.
+        """
+        if self.execution.open_orders == 0:
+            return
+        self.execution.handle(self.broker.poll(), now)
+        self.ledger.end_tick()
+
     def _halt(
         self, switch: KillSwitch, intents: list[Intent], as_of: datetime
     ) -> tuple[list[Intent], int]:
