@@ -5,8 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+QLIB_STAMP := $(VENV)/.qlib-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYQLIB := pyqlib==0.9.7
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup qlib demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version'
@@ -20,10 +22,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Qlib for features() and the research tools, without pyqlib's 1.4 GB of declared
+# dependencies (decision 0018): what its code imports comes from our extras.
+$(QLIB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,qlib,qlib-research]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(PYQLIB)'
+	rm -f $(VENV)/.qlib-*
+	touch $(QLIB_STAMP)
+
+qlib: $(QLIB_STAMP)
+
 demo: setup
 	$(BIN)/arena demo
 
-test: setup
+test: setup qlib
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	$(BIN)/ruff check .
@@ -38,7 +50,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup
+bench: setup qlib
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 

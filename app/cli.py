@@ -21,6 +21,7 @@ from app.cli_commands import (
     cmd_replay,
     cmd_teams_list,
 )
+from app.cli_data import add_data_commands
 from app.cli_live import cmd_kill_switch, cmd_reconcile, cmd_run
 from app.cli_sandbox import cmd_doctor, cmd_strategy_check, cmd_strategy_test
 from app.cli_web import add_web_commands
@@ -164,6 +165,7 @@ def build_parser(settings: ArenaSettings) -> argparse.ArgumentParser:
     listing.set_defaults(handler=cmd_teams_list)
     listing.add_argument("--registry", type=Path, default=settings.registry)
     add_web_commands(commands, add, team_commands, settings)
+    add_data_commands(commands, _day, settings)
     return parser
 
 

@@ -18,7 +18,7 @@ from app.engine.leaderboard import LeaderboardRow, rank_books
 from app.engine.ports import Broker, LoadOutcome, MarketData
 from app.ledger.fold import fold_all
 from app.ledger.writer import Durability, LedgerWriter
-from app.market.history import HistoryAPI
+from app.market.history import history_api
 from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.registry import Registry
@@ -136,7 +136,8 @@ def build_competition(
 ) -> Competition:
     """Every enabled team's strategy loaded into its own sandboxed worker, ready to tick."""
     store = BarStore()
-    runner = SandboxRunner(sandbox_settings(registry), history=HistoryAPI(store))
+    history = history_api(store)
+    runner = SandboxRunner(sandbox_settings(registry), history=history)
     codes = {}
     for team in registry.enabled_teams:
         files = read_strategy_files(team.strategy)

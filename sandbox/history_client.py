@@ -13,7 +13,9 @@ import numpy as np
 
 from sandbox.protocol import receive, send
 
-METHODS = ("getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti")
+METHODS = (
+    "getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti", "features",
+)  # fmt: skip
 
 
 class HistoryError(ValueError):
@@ -24,7 +26,7 @@ def _columns(data: dict[str, list]) -> dict[str, np.ndarray]:
     arrays = {}
     for field, values in data.items():
         dtype = "datetime64[s]" if field == "timestamp" else np.float64
-        array = np.array(values, dtype=dtype)
+        array = np.array(values, dtype=dtype)  # null (a NaN on the wire) becomes NaN
         array.flags.writeable = False
         arrays[field] = array
     return arrays
@@ -64,4 +66,15 @@ class HistoryClient:
 
     def getRangeMulti(self, symbols: list[str], start: str, end: str) -> dict[str, dict]:  # noqa: N802
         data = self._ask("getRangeMulti", [list(symbols), str(start), str(end)])
+        return {s: _columns(c) for s, c in data.items()}
+
+    def features(
+        self, symbols: list[str] | str, expressions: list[str] | str, n: int = 1
+    ) -> dict[str, dict]:
+        """Qlib factor expressions evaluated by the host over its bar window, e.g.
+        `features(["AAPL"], ["Mean($close, 5)"], n=3)["AAPL"]["Mean($close, 5)"]` (the
+        last 3 values, oldest first; NaN where there is no value). Costs budget time."""
+        symbols = [symbols] if isinstance(symbols, str) else list(symbols)
+        expressions = [expressions] if isinstance(expressions, str) else list(expressions)
+        data = self._ask("features", [symbols, expressions, n])
         return {s: _columns(c) for s, c in data.items()}

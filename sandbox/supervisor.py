@@ -34,6 +34,7 @@ MAX_HISTORY_REQUESTS = 500  # per call: history is for a few look-ups, not a flo
 MAX_ERROR_CHARS = 16_000  # what a team's error line may carry, whatever the worker sends
 UIDS_PER_RUNNER = 1000  # each runner gets its own uid block, so runners never share limits
 MAX_RESTARTS_PER_TICK = 20  # forking is serial: a mass restart is spread over minutes
+HOST_SHARE = 0.2  # of the budget: host time (history, factor expressions) one team may use
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Worker:
     layers: list[dict[str, Any]]
     reader: FrameReader = field(default_factory=FrameReader)
     history_requests: int = 0
+    host_seconds: float = 0.0  # spent by the host answering this call's requests
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -271,7 +273,7 @@ class SandboxRunner:
                     "tick": stamp,
                     "header": headers[worker.team_id],
                 }
-                worker.history_requests = 0
+                worker.history_requests, worker.host_seconds = 0, 0.0
                 try:
                     # Queue the call first, then wake the stopped worker: it finds the call
                     # waiting, so each call costs one wake-up, not two.
@@ -326,7 +328,7 @@ class SandboxRunner:
             error=_bounded(reply.get("error")),
             error_kind=reply.get("kind") if reply.get("error") else None,
             printed=str(reply.get("printed") or ""),
-            duration_ms=float(reply.get("cpu_ms") or 0.0),
+            duration_ms=float(reply.get("cpu_ms") or 0.0) + worker.host_seconds * 1000,
             version=version,
         )
 
@@ -362,7 +364,7 @@ class SandboxRunner:
                     if worker.history_requests > MAX_HISTORY_REQUESTS:
                         error = f"more than {MAX_HISTORY_REQUESTS} history requests in one call"
                         return {"op": "lost", "error": error}
-                    worker.send_within(self._answer_history(message), deadline)
+                    worker.send_within(self._answer_history(worker, message, deadline), deadline)
                 elif message.get("op") == "ready":
                     worker.layers = list(message.get("layers") or [])
                 else:
@@ -373,8 +375,16 @@ class SandboxRunner:
             return {"op": "lost", "error": f"the worker's channel failed: {error}"}
         return None
 
-    def _answer_history(self, message: dict[str, Any]) -> dict[str, Any]:
-        return answer_history(self.history, message)
+    def _answer_history(
+        self, worker: Worker, message: dict[str, Any], deadline: float
+    ) -> dict[str, Any]:
+        """Answer from the host's data, within the team's share of host time."""
+        started = time.monotonic()
+        allowance = self.settings.budget_seconds * HOST_SHARE - worker.host_seconds
+        try:
+            return answer_history(self.history, message, min(deadline, started + allowance))
+        finally:
+            worker.host_seconds += time.monotonic() - started
 
     # -- faults ----------------------------------------------------------------------------
 

@@ -13,6 +13,10 @@ Conventions (risk-free rate 0, N = `MINUTES_PER_YEAR`):
 - Sortino = mean(r) / DD · √N with DD = sqrt(mean over all r of min(r, 0)²);
 - max drawdown = largest (peak - trough) / peak, in percent, peak including initial equity;
 - Calmar = annualised return / (max drawdown / 100).
+Qlib's figures (`qlib.contrib.evaluate.risk_analysis(r, N=MINUTES_PER_YEAR)`, "sum" mode)
+are kept too, so quant teams can check them against their own research: its annualised
+return and information ratio are the ones above (risk-free and benchmark 0), and its max
+drawdown is min over t of (Σr up to t − the highest such sum so far), a fraction ≤ 0.
 A figure that is undefined (fewer than two returns, zero std, zero downside, zero
 drawdown) is None, never NaN or inf.
 """
@@ -35,7 +39,7 @@ MIN_RETURNS = 2
 _ZERO_STD_RTOL = 1e-12
 """A std below this fraction of |mean| is rounding noise around a constant series."""
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def _is_zero_std(std: float, mean: float) -> bool:
@@ -70,6 +74,8 @@ class PerformanceMetrics:
     win_rate: float | None
     turnover: float
     minutes: int
+    information_ratio: float | None = None  # Qlib's name for mean/std·√N: the Sharpe above
+    max_drawdown: float = 0.0  # Qlib's "sum" mode: a fraction, 0 or negative
 
     def to_record(self) -> dict[str, Any]:
         """A ledger line: floats to 10 significant digits, equity kept as Decimal."""
@@ -102,6 +108,10 @@ class PerformanceTracker:
         self._mean = 0.0
         self._m2 = 0.0
         self._downside_sq_sum = 0.0  # sum of min(r, 0)²
+        # Qlib's drawdown of the summed returns: the running sum, its peak, the worst gap.
+        self._return_sum = 0.0
+        self._sum_peak: float | None = None
+        self._sum_drawdown = 0.0
         self._trades = 0
         self._closing_trades = 0
         self._wins = 0
@@ -136,6 +146,10 @@ class PerformanceTracker:
         self._m2 += delta * (r - self._mean)
         if r < 0:
             self._downside_sq_sum += r * r
+        self._return_sum += r
+        if self._sum_peak is None or self._return_sum > self._sum_peak:
+            self._sum_peak = self._return_sum
+        self._sum_drawdown = min(self._sum_drawdown, self._return_sum - self._sum_peak)
 
     def record_trade(self, notional: Decimal, realized_pnl: Decimal | None) -> None:
         """Count one allocated fill; `realized_pnl` is None unless it closed or reduced."""
@@ -176,6 +190,8 @@ class PerformanceTracker:
             win_rate=self._wins / self._closing_trades if self._closing_trades else None,
             turnover=turnover,
             minutes=self._minutes,
+            information_ratio=sharpe,
+            max_drawdown=self._sum_drawdown,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -192,6 +208,9 @@ class PerformanceTracker:
             "mean": self._mean,
             "m2": self._m2,
             "downside_sq_sum": self._downside_sq_sum,
+            "return_sum": self._return_sum,
+            "sum_peak": self._sum_peak,
+            "sum_drawdown": self._sum_drawdown,
             "trades": self._trades,
             "closing_trades": self._closing_trades,
             "wins": self._wins,
@@ -201,7 +220,7 @@ class PerformanceTracker:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PerformanceTracker:
         """Rebuild a tracker from `state_dict()` output."""
-        if state.get("version") != _STATE_VERSION:
+        if state.get("version") not in (1, _STATE_VERSION):
             raise ValueError(f"unsupported tracker state version: {state.get('version')!r}")
         tracker = cls(Decimal(state["initial_equity"]))
         tracker._equity = Decimal(state["equity"])
@@ -213,6 +232,11 @@ class PerformanceTracker:
         tracker._mean = float(state["mean"])
         tracker._m2 = float(state["m2"])
         tracker._downside_sq_sum = float(state["downside_sq_sum"])
+        # Version 1 kept no return sums: Qlib's drawdown then counts from the resume on.
+        tracker._return_sum = float(state.get("return_sum", tracker._n * tracker._mean))
+        peak = state.get("sum_peak")
+        tracker._sum_peak = float(peak) if peak is not None else None
+        tracker._sum_drawdown = float(state.get("sum_drawdown", 0.0))
         tracker._trades = int(state["trades"])
         tracker._closing_trades = int(state["closing_trades"])
         tracker._wins = int(state["wins"])
@@ -253,6 +277,16 @@ def sortino_ratio(returns: Sequence[float], periods: int = MINUTES_PER_YEAR) -> 
     if downside == 0:
         return None
     return _ratio(math.fsum(returns) / n, downside, periods)
+
+
+def summed_max_drawdown(returns: Sequence[float]) -> float:
+    """Qlib's "sum" mode max drawdown: min(cumsum(r) − cummax(cumsum(r))), 0.0 if none."""
+    total, peak, worst = 0.0, -math.inf, 0.0
+    for r in returns:
+        total += r
+        peak = max(peak, total)
+        worst = min(worst, total - peak)
+    return worst
 
 
 def max_drawdown_pct(equity: Sequence[float]) -> float:

@@ -13,17 +13,21 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-def write_json_atomic(path: Path, body: Any, mode: int = 0o644) -> None:
+def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write to a temporary file beside `path`, fsync it, and rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(body, indent=2) + "\n")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def write_json_atomic(path: Path, body: Any, mode: int = 0o644) -> None:
+    write_bytes_atomic(path, (json.dumps(body, indent=2) + "\n").encode(), mode)
 
 
 class ChangedFile(Generic[T]):

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from app.domain.timefmt import parse_rfc3339
+from app.factors import qlib_ops
+from app.factors.service import FactorService, FeatureError
 from app.market.store import BarStore
 
 MAX_N = 10_000  # bars per symbol and call: about 25 sessions
@@ -26,10 +28,11 @@ Columns = dict[str, np.ndarray]
 class HistoryAPI:
     """Read-only history for strategies; the store stays out of reach."""
 
-    __slots__ = ("_store",)
+    __slots__ = ("_factors", "_store")
 
-    def __init__(self, store: BarStore) -> None:
+    def __init__(self, store: BarStore, factors: FactorService | None = None) -> None:
         self._store = store
+        self._factors = factors
 
     def getLastN(self, symbol: str, n: int) -> Columns:  # noqa: N802 - the contract's name
         """The last `n` bars of `symbol` (1 <= n <= MAX_N)."""
@@ -58,8 +61,24 @@ class HistoryAPI:
         lo, hi = _span(start, end)
         return {s: self._store.range(s, lo, hi) for s in _symbols(symbols)}
 
+    def features(
+        self, symbols: Iterable[str], expressions: Iterable[str], n: int = 1, **budget: float
+    ) -> dict[str, Columns]:
+        """Qlib factor expressions per symbol: {symbol: {"timestamp", expression: values}}."""
+        if self._factors is None:
+            raise FeatureError(qlib_ops.ENABLE_HINT)
+        return self._factors.features(symbols, expressions, n, **budget)
+
     def __repr__(self) -> str:
-        return "HistoryAPI(getLastN, getDay, getRange, getLastNMulti, getDayMulti, getRangeMulti)"
+        return (
+            "HistoryAPI(getLastN, getDay, getRange, getLastNMulti, getDayMulti, getRangeMulti, "
+            "features)"
+        )
+
+
+def history_api(store: BarStore) -> HistoryAPI:
+    """`team["api"]` over `store`, with factor expressions where Qlib is installed."""
+    return HistoryAPI(store, FactorService(store) if qlib_ops.available() else None)
 
 
 def _symbol(symbol: object) -> str:

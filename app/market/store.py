@@ -98,6 +98,7 @@ class BarStore:
 
     def __init__(self) -> None:
         self._series: dict[str, _Series] = {}
+        self.version = 0  # minutes appended: anything derived from the bars is stale after
 
     @property
     def symbols(self) -> list[str]:
@@ -128,6 +129,7 @@ class BarStore:
             if series is None:
                 series = self._series[symbol] = _Series()
             series.append(epoch, bar)
+        self.version += 1
 
     def window(self, n: int, symbols: Iterable[str] | None = None) -> dict[str, Columns]:
         """The last `n` bars of each symbol that has any, oldest first, as read-only views."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain.models import Bar
 from app.engine.ports import TeamCall, TeamCode
+from app.market.history import history_api
 from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.market.synthetic import SyntheticMarket
@@ -75,9 +76,10 @@ class UploadPipeline:
 
     def _smoke(self, team_id: str, code: TeamCode) -> dict[str, Any]:
         """Load the strategy and call it once on recent bars, in the real sandbox."""
-        tick, window, prices = recent_bars(self.lake)
+        tick, window, prices, store = recent_bars(self.lake)
         with self._lock:
             runner = self._runner = self._runner or SandboxRunner(self.settings)
+            runner.history = history_api(store)
             probe = f"upload-{team_id}"[:32]
             try:
                 loaded = runner.load(probe, code)
@@ -101,8 +103,9 @@ class UploadPipeline:
             self._runner.close()
 
 
-def recent_bars(lake: BarLake) -> tuple[datetime, dict, dict[str, float]]:
-    """The last minutes the lake holds (synthetic ones before any trading day)."""
+def recent_bars(lake: BarLake) -> tuple[datetime, dict, dict[str, float], BarStore]:
+    """The last minutes the lake holds (synthetic ones before any trading day), and the
+    store holding them (what `team["api"]` answers from in the smoke call)."""
     store = BarStore()
     days = lake.days()
     minutes: dict[datetime, dict[str, Bar]] = {}
@@ -119,7 +122,7 @@ def recent_bars(lake: BarLake) -> tuple[datetime, dict, dict[str, float]]:
     chosen = sorted(minutes)[-SMOKE_MINUTES:]
     for stamp in chosen:
         store.append_minute(minutes[stamp])
-    return chosen[-1], store.window(WINDOW_MINUTES), store.last_closes()
+    return chosen[-1], store.window(WINDOW_MINUTES), store.last_closes(), store
 
 
 def _plain(output: Any) -> Any:

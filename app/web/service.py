@@ -232,6 +232,12 @@ class ArenaService:
                     "max_drawdown_pct": metrics.get("max_drawdown_pct"),
                     "trades": metrics.get("trades", 0),
                     "status": health,
+                    # As qlib.contrib.evaluate.risk_analysis(minute returns, N=98280) says.
+                    "risk": {
+                        "annualized_return": metrics.get("annualized_return"),
+                        "information_ratio": metrics.get("information_ratio"),
+                        "max_drawdown": metrics.get("max_drawdown"),
+                    },
                 }
             )
         rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["team_id"]))

@@ -12,7 +12,9 @@ from app.market.history import MAX_N, HistoryAPI
 from app.market.store import FIELDS, BarStore
 from app.market.synthetic import SyntheticMarket
 
-CONTRACT = {"getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti"}
+CONTRACT = {
+    "getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti", "features",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

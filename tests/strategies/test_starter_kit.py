@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
+import yaml
 
+from app.competition import build_competition
+from app.ledger.paths import ERRORS, TRADES, owner_dir
+from app.market.replay import ReplayMarket
+from app.registry import load_registry
 from tests.conftest import REPO
 
 KIT = REPO / "strategy_starter"
@@ -41,3 +47,23 @@ def test_the_local_test_catches_contract_breaks():
         "unknown symbol 'ZZZ'",
         "quantity must be a positive whole number, got 2.5",
     ]
+
+
+def test_the_factor_example_trades_on_qlib_features_in_a_real_replay(real_bars, tmp_path):
+    """The kit's features() example, in the real sandbox on real bars: it gets its factor
+    values from the host (it would say so and hold if it did not) and trades on them."""
+    pytest.importorskip("qlib", reason="the qlib extra is not installed (make qlib)")
+    registry = tmp_path / "registry.yaml"
+    team = {"team_id": "factors", "name": "Factors", "initial_cash": 100_000,
+            "strategy": str(KIT / "examples" / "factor_momentum.py"),
+            "entry_point": "FactorMomentumStrategy", "params": {"rebalance_every": 10}}  # fmt: skip
+    registry.write_text(yaml.safe_dump({"competition": {}, "teams": [team]}))
+    market = ReplayMarket.load(real_bars)
+    competition = build_competition(load_registry(registry), market, tmp_path / "data")
+    assert competition.run(market.minutes()[:150]) == []
+    folder = owner_dir(tmp_path / "data", "factors")
+    errors = (folder / ERRORS).read_text() if (folder / ERRORS).exists() else ""
+    assert "unavailable" not in errors
+    assert "Error" not in errors
+    trades = [json.loads(line) for line in (folder / TRADES).read_text().splitlines()]
+    assert {t["side"] for t in trades} == {"buy", "sell"}  # it bought the top and rotated

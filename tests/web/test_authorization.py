@@ -85,7 +85,7 @@ def test_the_public_leaderboard_shows_figures_and_nothing_private(client: TestCl
     rows = answer.json()["teams"]
     assert {r["team_id"] for r in rows} == {"alpha", "beta"}
     assert set(rows[0]) == {"rank", "team_id", "name", "return_pct", "equity", "sharpe",
-                            "max_drawdown_pct", "trades", "status"}  # fmt: skip
+                            "max_drawdown_pct", "trades", "status", "risk"}  # fmt: skip
     for private in ("positions", "trade_id", "alpha_2026", "rejected", "strategy.py"):
         assert private not in answer.text
 
