@@ -70,7 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     console.print(f"API on http://{args.host}:{args.port} (docs at /docs)")
     app = create_app(settings)
     gc.freeze()  # the app and its libraries are never garbage: keep them out of collections
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # asyncio's own loop, not uvloop: under 64 busy connections uvloop served some of them
+    # 100+ ms late (p99 133 ms against 17 ms at the same req/s; decision 0017).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", loop="asyncio")
     return 0
 
 
