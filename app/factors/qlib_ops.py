@@ -10,6 +10,7 @@ optional extra; `available()` says whether it can be used here.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
@@ -30,7 +31,9 @@ _lock = threading.Lock()
 _provider: Any = None
 
 
+@functools.cache
 def available() -> bool:
+    """Whether Qlib is installed (looked up once: it is asked on every request)."""
     return importlib.util.find_spec("qlib") is not None
 
 
@@ -63,10 +66,13 @@ def prepare() -> Any:
 
 def activate(window: FeatureWindow) -> None:
     """Evaluate over `window` from now on; Qlib's cached series of another window are dropped."""
+    from qlib.data.data import FeatureD
+
     provider = prepare()
-    if provider.window is not window:
+    if provider.window is not window or FeatureD.__dict__.get("_provider") is not provider:
         from qlib.data.cache import H
 
+        FeatureD.register(provider)  # again, in case a qlib.init in this process replaced it
         H["f"].clear()
         provider.window = window
 

@@ -35,7 +35,7 @@ class FeatureWindow:
         if found is None:
             found = np.full(len(self.calendar), np.nan)
             view = self._views.get(symbol)
-            if view is not None and field in FIELDS:
+            if view is not None and field in FIELDS and len(self.calendar):
                 where, inside = self._placed(symbol, view["timestamp"])
                 found[where] = view[field][inside]
             found.flags.writeable = False
@@ -46,7 +46,8 @@ class FeatureWindow:
         """Calendar positions of the symbol's bars that fall inside the calendar."""
         placed = self._positions.get(symbol)
         if placed is None:
-            inside = stamps >= self.calendar[0] if len(self.calendar) else stamps < stamps
+            # A symbol's last `size` bars can reach back before the calendar's first minute.
+            inside = stamps >= self.calendar[0]
             where = np.searchsorted(self.calendar, stamps[inside])
             placed = self._positions[symbol] = (where, inside)
         return placed
