@@ -20,9 +20,9 @@ from app.ledger.jsonl import read_jsonl
 from app.market.replay import ReplayMarket
 from app.registry import load_registry
 from app.strategies.sources import guess_entry_point, main_module, read_strategy_files
-from sandbox.compiler import check_strategy
-from sandbox.policy import ImportPolicy
-from sandbox.probe import kernel_supports, probe_layers
+from sandbox.host.probe import kernel_supports, probe_layers
+from sandbox.worker.compiler import check_strategy
+from sandbox.worker.policy import ImportPolicy
 
 console = Console(width=140)
 LOCAL_TEAM = "local"

@@ -24,8 +24,8 @@ from app.market.store import BarStore
 from app.registry import Registry
 from app.strategies.sources import read_strategy_files, version_of
 from app.uploads.inbox import StrategyInbox
-from sandbox.policy import ImportPolicy
-from sandbox.supervisor import SandboxRunner, SandboxSettings, TeamCode
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings, TeamCode
+from sandbox.worker.policy import ImportPolicy
 
 log = logging.getLogger(__name__)
 RUN_OUTPUTS = ("team", "account", "orders", "bars")  # what a run writes; strategies/ stays

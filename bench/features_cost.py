@@ -98,7 +98,7 @@ def main() -> None:
     console.print(
         f"{TICKS} ticks each, the first request of a tick computes, later ones share. Machine: "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}. A team's host time "
-        "counts against its budget (20% of it at most per call: sandbox/supervisor.py)."
+        "counts against its budget (20% of it at most per call: sandbox/host/supervisor.py)."
     )
 
 

@@ -38,12 +38,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-import sandbox.supervisor as supervisor
+import sandbox.host.supervisor as supervisor
 from app.engine.ports import StrategyResult, TeamCall, TeamCode
 from bench.baseline_threadpool import ThreadPoolRunner
 from bench.replay_throughput import DATA
-from sandbox.supervisor import SandboxRunner, SandboxSettings
-from sandbox.window import FIELDS, WindowView, publish_window
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings
+from sandbox.wire.window import FIELDS, WindowView, publish_window
 
 WINDOW_BARS = 390
 BUDGET = 5.0  # the default per-call budget; the baseline's future timeout

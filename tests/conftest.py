@@ -125,7 +125,7 @@ def write_registry(tmp_path: Path) -> Callable[..., Path]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Every run shows which sandbox isolation layers this machine gave a worker."""
-    from sandbox.probe import kernel_supports, probe_layers
+    from sandbox.host.probe import kernel_supports, probe_layers
 
     supported = kernel_supports()
     report = probe_layers()

@@ -18,8 +18,8 @@ from app.market.synthetic import SyntheticMarket
 from app.strategies.sources import StrategySourceError, guess_entry_point, version_of
 from app.uploads.store import StrategyStore
 from app.uploads.unpack import UploadRejectedError, unpack_upload
-from sandbox.compiler import check_strategy
-from sandbox.supervisor import SandboxRunner, SandboxSettings
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings
+from sandbox.worker.compiler import check_strategy
 
 SMOKE_MINUTES = 120
 WINDOW_MINUTES = 390

@@ -19,7 +19,7 @@ from app.web.responses import OrjsonResponse
 from app.web.routes import admin, market, pages, public, strategy, team
 from app.web.routes.pages import WEB_DIR
 from app.web.service import ArenaService, NotFoundError
-from sandbox.supervisor import SandboxSettings
+from sandbox.host.supervisor import SandboxSettings
 
 
 def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = None) -> FastAPI:

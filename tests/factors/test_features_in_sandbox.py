@@ -15,7 +15,7 @@ from app.engine.ports import TeamCall, TeamCode
 from app.factors.service import FactorService
 from app.market.history import HistoryAPI
 from app.market.store import BarStore
-from sandbox.supervisor import SandboxRunner, SandboxSettings
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 
 pytest.importorskip("qlib", reason="the qlib extra is not installed (make qlib)")
 

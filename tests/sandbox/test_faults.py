@@ -29,8 +29,8 @@ import pytest
 
 from app.domain.validation import TradingRules, parse_signals
 from app.engine.ports import StrategyResult, TeamCall
-from sandbox.guards import PRINT_LIMIT, TRUNCATION_NOTE
-from sandbox.supervisor import LoadOutcome, SandboxRunner, SandboxSettings, TeamCode
+from sandbox.host.supervisor import LoadOutcome, SandboxRunner, SandboxSettings, TeamCode
+from sandbox.worker.guards import PRINT_LIMIT, TRUNCATION_NOTE
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = REPO / "tests" / "fixtures" / "faults"

@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 
 from app.engine.ports import StrategyResult, TeamCall
-from sandbox.supervisor import LoadOutcome, SandboxRunner, SandboxSettings, TeamCode
+from sandbox.host.supervisor import LoadOutcome, SandboxRunner, SandboxSettings, TeamCode
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"

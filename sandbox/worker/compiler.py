@@ -1,7 +1,7 @@
 """Check, compile and load a team's strategy (one file or a flat package) from strings.
 
 `check_strategy` reports every problem of an upload at once; `load_strategy` compiles
-each module with RestrictedPython, runs it against the guards of sandbox.guards with
+each module with RestrictedPython, runs it against the guards of sandbox.worker.guards with
 an import hook that serves only preloaded allowed modules and the team's own modules,
 and returns the instance. Nothing here reads a file: sources arrive as strings and are
 registered in `linecache` so tracebacks still show the team's lines. Import-light: this
@@ -25,8 +25,8 @@ from typing import Any
 
 from RestrictedPython import compile_restricted_exec
 
-from sandbox.guards import Guards, SandboxViolation
-from sandbox.policy import ImportPolicy, StrategyPolicy
+from sandbox.worker.guards import Guards, SandboxViolation
+from sandbox.worker.policy import ImportPolicy, StrategyPolicy
 
 MAX_FILES = 50
 MAX_FILE_BYTES = 512 * 1024
@@ -423,9 +423,16 @@ def format_team_traceback(exc: BaseException, files: Mapping[str, str]) -> str:
     return "\n".join([f"{type(exc).__name__}: {message}", *rendered])
 
 
+# The installation's and the project's folders (sandbox/worker/compiler.py: three up).
+_HOST_DIRS = sorted(
+    {sys.prefix, sys.base_prefix, sys.exec_prefix, __file__.rsplit("/", 3)[0]},
+    key=len,
+    reverse=True,
+)
+
+
 def scrub(message: str) -> str:
     """Remove the host's installation paths from an exception message."""
-    host_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, __file__.rsplit("/", 2)[0]}
-    for directory in sorted(host_dirs, key=len, reverse=True):
+    for directory in _HOST_DIRS:
         message = message.replace(directory, "...")
     return message

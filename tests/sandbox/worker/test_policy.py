@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from sandbox.policy import (
+from sandbox.worker.policy import (
     DEFAULT_ALLOWED,
     DEFAULT_PRELOAD,
     ImportPolicy,
@@ -175,7 +175,7 @@ def test_preload_covers_the_allowlist_and_makes_common_operations_import_nothing
     probe = textwrap.dedent(
         """\
         import importlib, sys
-        from sandbox.policy import DEFAULT_PRELOAD
+        from sandbox.worker.policy import DEFAULT_PRELOAD
         for name in DEFAULT_PRELOAD:
             importlib.import_module(name)
         import numpy as np, pandas as pd

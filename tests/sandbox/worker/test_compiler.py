@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sandbox.compiler import (
+from sandbox.worker.compiler import (
     MAX_FILE_BYTES,
     MAX_FILES,
     Problem,
@@ -21,13 +21,13 @@ from sandbox.compiler import (
     format_team_traceback,
     load_strategy,
 )
-from sandbox.policy import DEFAULT_PRELOAD, ImportPolicy
+from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
 
 for _name in DEFAULT_PRELOAD:  # what the worker's warm parent does before forking
     importlib.import_module(_name)
 
 POLICY = ImportPolicy()
-STARTER = Path(__file__).resolve().parents[2] / "strategy_starter"
+STARTER = Path(__file__).resolve().parents[3] / "strategy_starter"
 SIGNAL_KEYS = {"symbol", "action", "quantity", "order_type", "limit_price", "reason"}
 
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from sandbox.window import FIELDS, WindowView, publish_window, read_prices
+from sandbox.wire.window import FIELDS, WindowView, publish_window, read_prices
 
 
 def host_window() -> dict[str, dict[str, np.ndarray]]:

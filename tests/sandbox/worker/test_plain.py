@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sandbox.wire import MAX_DEPTH, MAX_ITEMS, NotPlainDataError, from_wire, to_wire
+from sandbox.worker.plain import MAX_DEPTH, MAX_ITEMS, NotPlainDataError, from_wire, to_wire
 
 
 def test_plain_signals_pass_unchanged_and_numpy_scalars_become_python() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.protocol import receive, send
+from sandbox.wire.framing import receive, send
 
 METHODS = (
     "getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti", "features",

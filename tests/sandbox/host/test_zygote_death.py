@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.engine.ports import TeamCall, TeamCode
-from sandbox.supervisor import SandboxRunner, SandboxSettings
-from sandbox.window import FIELDS
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings
+from sandbox.wire.window import FIELDS
 
 SOURCE = """
 class S:

@@ -2,7 +2,7 @@
 
 Runs in a process forked from the zygote. Before any team code runs it closes every
 inherited descriptor but its channel, clears the environment, leaves the network, drops
-to the team's uid and installs the seccomp filter (sandbox.hardening). It then serves
+to the team's uid and installs the seccomp filter (sandbox.worker.hardening). It then serves
 three requests from the host — load, call, exit — and never touches a file: code comes
 as text, bars come as a sealed memory descriptor, history comes from the host.
 """
@@ -14,13 +14,13 @@ import socket
 import time
 from typing import Any, NoReturn
 
-from sandbox.compiler import StrategyRejected, format_team_traceback, load_strategy, scrub
-from sandbox.hardening import HardeningConfig, harden
-from sandbox.history_client import HistoryClient
-from sandbox.policy import ImportPolicy
-from sandbox.protocol import ProtocolError, receive, send
-from sandbox.window import WindowView, read_prices
-from sandbox.wire import NotPlainDataError, to_wire
+from sandbox.wire.framing import ProtocolError, receive, send
+from sandbox.wire.window import WindowView, read_prices
+from sandbox.worker.compiler import StrategyRejected, format_team_traceback, load_strategy, scrub
+from sandbox.worker.hardening import HardeningConfig, harden
+from sandbox.worker.history_client import HistoryClient
+from sandbox.worker.plain import NotPlainDataError, to_wire
+from sandbox.worker.policy import ImportPolicy
 
 
 class _Worker:

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sandbox.compiler import LoadedStrategy, StrategyRejected, load_strategy
-from sandbox.guards import (
+from sandbox.worker.compiler import LoadedStrategy, StrategyRejected, load_strategy
+from sandbox.worker.guards import (
     GuardedType,
     Guards,
     PrintSink,
     SandboxViolation,
     guarded_iter,
 )
-from sandbox.policy import DEFAULT_PRELOAD, ImportPolicy
+from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
 
 for _name in DEFAULT_PRELOAD:  # what the worker's warm parent does before forking
     importlib.import_module(_name)

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import protocol
+from sandbox.wire import framing as protocol
 
 START_TIMEOUT = 120.0  # importing numpy and pandas on a cold, busy machine
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerSpawnError(RuntimeError):
@@ -37,7 +37,7 @@ class ZygoteHandle:
         self._host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the zygote)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.zygote", str(child.fileno())],
+            [sys.executable, "-m", "sandbox.worker.zygote", str(child.fileno())],
             env=clean_environment(),
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,

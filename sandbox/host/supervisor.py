@@ -21,12 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from app.engine.ports import LoadOutcome, StrategyResult, TeamCall, TeamCode
-from sandbox.history_server import answer as answer_history
-from sandbox.policy import ImportPolicy
-from sandbox.protocol import FrameReader, ProtocolError, send
-from sandbox.window import publish_window
-from sandbox.wire import from_wire
-from sandbox.zygote_handle import WorkerSpawnError, ZygoteHandle
+from sandbox.host.history_server import answer as answer_history
+from sandbox.host.zygote_handle import WorkerSpawnError, ZygoteHandle
+from sandbox.wire.framing import FrameReader, ProtocolError, send
+from sandbox.wire.window import publish_window
+from sandbox.worker.plain import from_wire
+from sandbox.worker.policy import ImportPolicy
 
 log = logging.getLogger(__name__)
 READ_SIZE = 1 << 16

@@ -29,7 +29,7 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from sandbox.policy import ImportPolicy, attribute_refusal, is_private_name
+from sandbox.worker.policy import ImportPolicy, attribute_refusal, is_private_name
 
 PRINT_LIMIT = 4000
 TRUNCATION_NOTE = "\n[print output truncated at {limit} characters]\n"

@@ -7,7 +7,15 @@ import socket
 
 import pytest
 
-from sandbox.protocol import HEADER, MAX_FRAME, FrameReader, ProtocolError, encode, receive, send
+from sandbox.wire.framing import (
+    HEADER,
+    MAX_FRAME,
+    FrameReader,
+    ProtocolError,
+    encode,
+    receive,
+    send,
+)
 
 
 def test_a_message_and_a_descriptor_arrive_together() -> None:

@@ -19,9 +19,9 @@ from app.domain.models import Bar
 from app.engine.ports import StrategyResult, TeamCall
 from app.market.history import HistoryAPI
 from app.market.store import BarStore
-from sandbox.guards import PRINT_LIMIT, TRUNCATION_NOTE
-from sandbox.hardening import LAYER_NAMES
-from sandbox.supervisor import SandboxRunner, SandboxSettings, TeamCode
+from sandbox.host.supervisor import SandboxRunner, SandboxSettings, TeamCode
+from sandbox.worker.guards import PRINT_LIMIT, TRUNCATION_NOTE
+from sandbox.worker.hardening import LAYER_NAMES
 
 BUDGET = 1.0
 SLACK = 0.5

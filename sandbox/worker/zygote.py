@@ -1,4 +1,4 @@
-"""The warm parent of every worker: `python -m sandbox.zygote CONTROL_FD`.
+"""The warm parent of every worker: `python -m sandbox.worker.zygote CONTROL_FD`.
 
 The host starts it as a fresh interpreter with an empty environment, so it never holds
 broker keys, API keys, the host's secrets or any team's code or data. It imports the
@@ -17,8 +17,9 @@ import sys
 import zoneinfo
 from typing import Any
 
-from sandbox import hardening, protocol
-from sandbox.policy import DEFAULT_PRELOAD
+from sandbox.wire import framing as protocol
+from sandbox.worker import hardening
+from sandbox.worker.policy import DEFAULT_PRELOAD
 
 PR_SET_PDEATHSIG = 1
 _WARM: list[object] = []  # references that keep warmed caches alive in every worker
@@ -46,7 +47,7 @@ def preload() -> list[str]:
 
     import pyarrow  # noqa: F401  (the window reader)
 
-    import sandbox.worker  # noqa: F401
+    import sandbox.worker.worker  # noqa: F401
 
     _WARM.extend(zoneinfo.ZoneInfo(name) for name in ("UTC", "America/New_York"))
     return missing
@@ -61,7 +62,7 @@ def spawn_worker(control: socket.socket, request: dict[str, Any]) -> None:
             _die_with_parent()
             control.close()
             host_end.close()
-            from sandbox.worker import serve
+            from sandbox.worker.worker import serve
 
             config = hardening.HardeningConfig(channel_fd=worker_end.fileno(), **request["config"])
             serve(worker_end.detach(), config)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.history_client import METHODS
+from sandbox.worker.history_client import METHODS
 
 
 def _plain(columns: dict[str, np.ndarray]) -> dict[str, list]:

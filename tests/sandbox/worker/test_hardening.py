@@ -32,8 +32,9 @@ import pyarrow as pa
 import pyarrow.ipc
 import pytest
 
-from sandbox import hardening, probe
-from sandbox.hardening import LAYER_NAMES, HardeningConfig, LayerReport, LayerResult
+from sandbox.host import probe
+from sandbox.worker import hardening
+from sandbox.worker.hardening import LAYER_NAMES, HardeningConfig, LayerReport, LayerResult
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sandbox.hardening import (
+from sandbox.worker.hardening import (
     _LIBC,
     CAP_SETGID,
     CAP_SETUID,
