@@ -479,7 +479,7 @@ def run_baseline(market: Market, work: Workload, console: Console) -> Row:
 
 SECTIONS = (  # (label, where the function lives, its name): those present are timed
     ("publish_window", "module", "publish_window"),
-    ("send (one frame per worker)", "module", "send"),
+    ("send (one frame per worker)", "worker", "queue"),
     ("resume workers (SIGCONT)", "worker", "resume"),
     ("collect (wait for replies, read them)", "runner", "_collect"),
     ("pause workers (SIGSTOP)", "worker", "pause"),

@@ -1,12 +1,25 @@
-"""The host answering a worker's history request from its bar store (bounded, no look-ahead)."""
+"""The host answering a worker's history request from its bar store (bounded, no look-ahead).
+
+Crash-only towards the team: whatever a request makes the history service raise, the answer
+is an error for the team that asked, never an exception in the host. Unexpected failures
+(anything but the ValueError family the service raises for bad arguments) are logged with
+the team's name, since they point at a gap in the service's own checks.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
+import orjson
 
-from sandbox.worker.history_client import METHODS
+from sandbox.wire.framing import MAX_FRAME
+from sandbox.wire.messages import ApiAnswer, ApiRequest
+
+log = logging.getLogger(__name__)
+MAX_ANSWER_BYTES = MAX_FRAME // 2  # a request that needs more asks for too much at once
+MAX_REASON_CHARS = 300  # of an error answer: the service's message may quote the team's input
 
 
 def _plain(columns: dict[str, np.ndarray]) -> dict[str, list]:
@@ -18,22 +31,36 @@ def _plain(columns: dict[str, np.ndarray]) -> dict[str, list]:
     }
 
 
-def answer(history: Any, message: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
-    """A reply for one `api` request; a bad request is an error for the team, never a crash.
+def answer(
+    history: Any, request: ApiRequest, deadline: float | None = None, team: str = ""
+) -> ApiAnswer:
+    """The answer to one request; a bad request is an error for the team, never a crash.
 
     `features` works until the calling team's deadline at most: host time spent for a team
     is that team's budget."""
-    method = message.get("method")
-    args = message.get("args")
+    method = request.method
     if history is None:
-        return {"op": "api_result", "error": "history is not available in this run"}
-    if method not in METHODS or not isinstance(args, list):
-        return {"op": "api_result", "error": f"unknown history method {method!r}"}
+        return ApiAnswer(error="history is not available in this run")
     budget = {"deadline": deadline} if method == "features" else {}
     try:
-        data = getattr(history, method)(*args, **budget)
-    except (ValueError, TypeError, KeyError) as error:
-        return {"op": "api_result", "error": f"{method}: {error}"}
-    if method.endswith("Multi") or method == "features":
-        return {"op": "api_result", "data": {s: _plain(c) for s, c in data.items()}}
-    return {"op": "api_result", "data": _plain(data)}
+        data = getattr(history, method)(*request.args, **budget)
+        if method.endswith("Multi") or method == "features":
+            plain: Any = {s: _plain(c) for s, c in data.items()}
+        else:
+            plain = _plain(data)
+        encoded = orjson.dumps(plain)
+    except (ValueError, TypeError, KeyError, LookupError) as error:
+        return ApiAnswer(error=_cut(f"{method}: {error}"))
+    except Exception as error:  # a gap in the service's checks: still only this team's
+        log.exception("history %s for team %s failed", method, team or "?")
+        return ApiAnswer(error=f"{method}: the host could not answer ({type(error).__name__})")
+    if len(encoded) > MAX_ANSWER_BYTES:
+        return ApiAnswer(
+            error=f"{method}: the answer would be {len(encoded):,} bytes, over "
+            f"{MAX_ANSWER_BYTES:,}: ask for fewer symbols or a shorter range"
+        )
+    return ApiAnswer(data=orjson.Fragment(encoded))  # encoded once, embedded in the frame
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 3] + "..."

@@ -1,19 +1,17 @@
 """The host's side of the sandbox: one worker per team, a deadline per call, SIGKILL on overrun.
 
 `SandboxRunner` implements the engine's StrategyRunner port. Each tick it publishes the
-bar window once, sends every worker a small header, answers their history requests,
-and collects results until the budget runs out; a worker still busy then is killed and
-respawned, and its team gets a timeout for that minute. Other teams never wait longer
-than the budget.
+bar window once, sends every worker a small header, and collects results until the budget
+runs out (sandbox.host.collector: fair, bounded, crash-only); a worker still busy then is
+killed and respawned, and its team gets a timeout for that minute. Whatever a worker does
+or sends is a result for its own team, never an exception here, and other teams never wait
+longer than the budget.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import selectors
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,17 +19,14 @@ from datetime import datetime
 from typing import Any
 
 from app.engine.ports import LoadOutcome, StrategyResult, TeamCall, TeamCode
-from sandbox.host.history_server import answer as answer_history
+from sandbox.host.collector import Collector, Reply
+from sandbox.host.worker_handle import Lost, Worker
 from sandbox.host.zygote_handle import WorkerSpawnError, ZygoteHandle
-from sandbox.wire.framing import FrameReader, ProtocolError, send
+from sandbox.wire.messages import Call, Load, Loaded, Result
 from sandbox.wire.window import publish_window
-from sandbox.worker.plain import from_wire
 from sandbox.worker.policy import ImportPolicy
 
 log = logging.getLogger(__name__)
-READ_SIZE = 1 << 16
-MAX_HISTORY_REQUESTS = 500  # per call: history is for a few look-ups, not a flood
-MAX_ERROR_CHARS = 16_000  # what a team's error line may carry, whatever the worker sends
 UIDS_PER_RUNNER = 1000  # each runner gets its own uid block, so runners never share limits
 MAX_RESTARTS_PER_TICK = 20  # forking is serial: a mass restart is spread over minutes
 HOST_SHARE = 0.2  # of the budget: host time (history, factor expressions) one team may use
@@ -43,49 +38,6 @@ class SandboxSettings:
     memory_bytes: int = 1 << 30
     uid_base: int = 20_000
     policy: ImportPolicy = field(default_factory=ImportPolicy)
-
-
-@dataclass(slots=True)
-class Worker:
-    team_id: str
-    pid: int
-    sock: Any
-    code: TeamCode
-    layers: list[dict[str, Any]]
-    reader: FrameReader = field(default_factory=FrameReader)
-    history_requests: int = 0
-    host_seconds: float = 0.0  # spent by the host answering this call's requests
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        self.sock.close()
-
-    def pause(self) -> None:
-        """Between calls a worker is stopped: no background thread can burn a core."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGCONT)
-
-    def send_within(self, message: dict[str, Any], deadline: float, fds: tuple = ()) -> None:
-        """Send, but never wait past the deadline on a worker that stopped reading."""
-        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
-            send(self.sock, message, fds=fds)
-        finally:
-            self.sock.settimeout(None)
-
-
-def _bounded(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_CHARS:
-        return text
-    return (
-        text[: MAX_ERROR_CHARS - 40]
-        + f"\n... [{len(text) - MAX_ERROR_CHARS + 40:,} more characters]"
-    )
 
 
 class SandboxRunner:
@@ -108,7 +60,7 @@ class SandboxRunner:
     def load_many(self, codes: Mapping[str, TeamCode]) -> dict[str, LoadOutcome]:
         """Start many workers at once; each must load within the budget."""
         started = {team: self._begin(team, code) for team, code in codes.items()}
-        workers = {w.sock: w for w in started.values() if isinstance(w, Worker)}
+        workers = [w for w in started.values() if isinstance(w, Worker)]
         replies = self._collect(workers, time.monotonic() + self.settings.budget_seconds)
         outcomes: dict[str, LoadOutcome] = {}
         for team, begun in started.items():
@@ -135,7 +87,7 @@ class SandboxRunner:
         if isinstance(begun, LoadOutcome):
             return begun
         deadline = time.monotonic() + self.settings.budget_seconds
-        outcome = self._loaded(begun, self._collect({begun.sock: begun}, deadline))
+        outcome = self._loaded(begun, self._collect([begun], deadline))
         if not outcome.ok:
             return outcome
         tick, window, prices, call = smoke
@@ -158,7 +110,7 @@ class SandboxRunner:
             self._rejected.pop(team, None)
 
     def _begin(self, team_id: str, code: TeamCode) -> Worker | LoadOutcome:
-        """Fork a worker and send it the code; its answer is collected by the caller."""
+        """Fork a worker and queue its code; its answer is collected by the caller."""
         if team_id not in self._uids and len(self._uids) >= UIDS_PER_RUNNER:
             return LoadOutcome(False, "crash", f"more than {UIDS_PER_RUNNER} teams in one runner")
         uid = self._uids.setdefault(team_id, self._uid_block + len(self._uids))
@@ -167,25 +119,15 @@ class SandboxRunner:
             pid, sock = self._spawn(config)
         except WorkerSpawnError as error:
             return LoadOutcome(False, "crash", str(error))
-        worker = Worker(team_id, pid, sock, code, [])
+        sock.setblocking(False)
+        worker = Worker(team_id, pid, sock, code, expect=Loaded)
         policy = self.settings.policy
-        try:
-            send(
-                sock,
-                {
-                    "op": "load",
-                    "files": code.files,
-                    "entry_point": code.entry_point,
-                    "params": code.params,
-                    "policy": {
-                        "allowed": sorted(policy.allowed),
-                        "blocked": sorted(policy.blocked),
-                    },
-                },
-            )
-        except OSError as error:  # the new worker died at once: a fault, never a raise
+        load = Load(code.files, code.entry_point, code.params,
+                    sorted(policy.allowed), sorted(policy.blocked))  # fmt: skip
+        lost = worker.queue(load.frame())
+        if lost is not None:  # the new worker died at once: a fault, never a raise
             worker.kill()
-            return LoadOutcome(False, "crash", f"the worker died while starting: {error}")
+            return LoadOutcome(False, "crash", f"the worker died while starting: {lost.reason}")
         return worker
 
     def _spawn(self, config: dict[str, Any]) -> tuple[int, Any]:
@@ -197,15 +139,18 @@ class SandboxRunner:
             self.zygote = ZygoteHandle()
         return self.zygote.spawn(config)
 
-    def _loaded(self, worker: Worker, replies: Mapping[str, dict]) -> LoadOutcome:
+    def _loaded(self, worker: Worker, replies: Mapping[str, Reply]) -> LoadOutcome:
         reply = replies.get(worker.team_id)
         layers = tuple(worker.layers)
         if reply is None:
             worker.kill()
             return LoadOutcome(False, "timeout", self._overran("loading the strategy"), layers)
-        if reply.get("op") == "lost" or reply.get("error"):
+        if isinstance(reply, Lost):
             worker.kill()
-            return LoadOutcome(False, reply.get("kind", "crash"), reply["error"], layers)
+            return LoadOutcome(False, reply.kind, reply.reason, layers)
+        if isinstance(reply, Loaded) and reply.error is not None:
+            worker.kill()
+            return LoadOutcome(False, reply.kind or "crash", reply.error, layers)
         return LoadOutcome(True, layers=layers)
 
     # -- ticks ---------------------------------------------------------------------------
@@ -262,34 +207,28 @@ class SandboxRunner:
         headers = {c.team_id: c.header for c in calls}
         started = time.monotonic()
         deadline = deadline if deadline is not None else started + self.settings.budget_seconds
-        waiting: dict[Any, Worker] = {w.sock: w for w in (restarting or {}).values()}
+        waiting: list[Worker] = list((restarting or {}).values())
         results: dict[str, StrategyResult] = {}
         fd = publish_window(window, prices) if workers else -1
         stamp = tick.isoformat()
         try:
             for worker in workers:
-                message = {
-                    "op": "call",
-                    "tick": stamp,
-                    "header": headers[worker.team_id],
-                }
-                worker.history_requests, worker.host_seconds = 0, 0.0
-                try:
-                    # Queue the call first, then wake the stopped worker: it finds the call
-                    # waiting, so each call costs one wake-up, not two.
-                    worker.send_within(message, deadline, fds=(fd,))
-                    worker.resume()
-                    waiting[worker.sock] = worker
-                except TimeoutError:
-                    results[worker.team_id] = self._lost(worker, "the worker stopped reading")
-                except OSError:
-                    results[worker.team_id] = self._lost(worker, "the worker died")
+                worker.begin_call()
+                worker.expect = Result
+                # Queue the call first, then wake the stopped worker: it finds the call
+                # waiting, so each call costs one wake-up, not two.
+                lost = worker.queue(Call(stamp, headers[worker.team_id]).frame(), fds=(fd,))
+                if lost is not None:
+                    results[worker.team_id] = self._lost(worker, lost)
+                    continue
+                worker.resume()
+                waiting.append(worker)
+            replies = self._collect(waiting, deadline)
         finally:
-            if fd >= 0:
+            if fd >= 0:  # after collecting: a call the socket did not take yet holds it
                 os.close(fd)
-        replies = self._collect(waiting, deadline)
         elapsed = (time.monotonic() - started) * 1000
-        for worker in waiting.values():
+        for worker in waiting:
             if worker.team_id in replies:
                 worker.pause()
         for team, worker in (restarting or {}).items():
@@ -305,9 +244,11 @@ class SandboxRunner:
                 results[worker.team_id] = self._result(worker, replies.get(worker.team_id), elapsed)
         return results
 
-    def _result(
-        self, worker: Worker, reply: dict[str, Any] | None, elapsed: float
-    ) -> StrategyResult:
+    def _collect(self, workers: list[Worker], deadline: float) -> dict[str, Reply]:
+        allowance = self.settings.budget_seconds * HOST_SHARE
+        return Collector(self.history, allowance).collect(workers, deadline)
+
+    def _result(self, worker: Worker, reply: Reply | None, elapsed: float) -> StrategyResult:
         team = worker.team_id
         version = worker.code.version
         if reply is None:
@@ -319,72 +260,17 @@ class SandboxRunner:
                 duration_ms=elapsed,
                 version=version,
             )
-        if reply.get("op") == "lost":
-            self._drop(worker)
-            return StrategyResult(team, error=reply["error"], error_kind="crash", version=version)
+        if not isinstance(reply, Result):
+            return self._lost(worker, reply if isinstance(reply, Lost) else Lost("out of turn"))
         return StrategyResult(
             team,
-            output=from_wire(reply.get("output")),
-            error=_bounded(reply.get("error")),
-            error_kind=reply.get("kind") if reply.get("error") else None,
-            printed=str(reply.get("printed") or ""),
-            duration_ms=float(reply.get("cpu_ms") or 0.0) + worker.host_seconds * 1000,
+            output=reply.output,
+            error=reply.error,
+            error_kind=reply.kind,
+            printed=reply.printed,
+            duration_ms=reply.cpu_ms + worker.host_seconds * 1000,
             version=version,
         )
-
-    def _collect(self, waiting: Mapping[Any, Worker], deadline: float) -> dict[str, dict]:
-        """Read replies until every worker answered or the deadline passed."""
-        replies: dict[str, dict] = {}
-        pending = dict(waiting)
-        with selectors.DefaultSelector() as selector:
-            for sock in pending:
-                selector.register(sock, selectors.EVENT_READ)
-            while pending:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                for key, _ in selector.select(timeout):
-                    worker = pending[key.fileobj]
-                    reply = self._read(worker, deadline)
-                    if reply is not None:
-                        replies[worker.team_id] = reply
-                        selector.unregister(key.fileobj)
-                        del pending[key.fileobj]
-        return replies
-
-    def _read(self, worker: Worker, deadline: float) -> dict[str, Any] | None:
-        """Handle what a worker sent: its final reply, or None while it is still working."""
-        try:
-            data = worker.sock.recv(READ_SIZE)
-            if not data:
-                return {"op": "lost", "error": "the worker died (crash, or killed by a limit)"}
-            for message in worker.reader.feed(data):
-                if message.get("op") == "api":
-                    worker.history_requests += 1
-                    if worker.history_requests > MAX_HISTORY_REQUESTS:
-                        error = f"more than {MAX_HISTORY_REQUESTS} history requests in one call"
-                        return {"op": "lost", "error": error}
-                    worker.send_within(self._answer_history(worker, message, deadline), deadline)
-                elif message.get("op") == "ready":
-                    worker.layers = list(message.get("layers") or [])
-                else:
-                    return message
-        except ProtocolError as error:
-            return {"op": "lost", "error": f"the worker broke the protocol: {error}"}
-        except OSError as error:
-            return {"op": "lost", "error": f"the worker's channel failed: {error}"}
-        return None
-
-    def _answer_history(
-        self, worker: Worker, message: dict[str, Any], deadline: float
-    ) -> dict[str, Any]:
-        """Answer from the host's data, within the team's share of host time."""
-        started = time.monotonic()
-        allowance = self.settings.budget_seconds * HOST_SHARE - worker.host_seconds
-        try:
-            return answer_history(self.history, message, min(deadline, started + allowance))
-        finally:
-            worker.host_seconds += time.monotonic() - started
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -393,10 +279,10 @@ class SandboxRunner:
             f"{what} did not finish within the {self.settings.budget_seconds:g} s budget: stopped"
         )
 
-    def _lost(self, worker: Worker, error: str) -> StrategyResult:
+    def _lost(self, worker: Worker, lost: Lost) -> StrategyResult:
         self._drop(worker)
         return StrategyResult(
-            worker.team_id, error=error, error_kind="crash", version=worker.code.version
+            worker.team_id, error=lost.reason, error_kind=lost.kind, version=worker.code.version
         )
 
     def _drop(self, worker: Worker) -> None:

@@ -1,8 +1,8 @@
-"""Messages between the host and a worker: length-prefixed JSON frames on a UNIX socket.
+"""Frames between the host and a worker: length-prefixed JSON on a UNIX socket.
 
 JSON both ways (orjson): the host never unpickles anything a worker sends, so a hostile
-worker can at worst send data that fails validation. A file descriptor (the tick's
-window) travels with a frame as SCM_RIGHTS ancillary data.
+worker can at worst send data that fails validation (sandbox.wire.messages decodes it).
+A file descriptor (the tick's window) travels with a frame as SCM_RIGHTS ancillary data.
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ class ProtocolError(Exception):
     """The peer broke the framing (oversized, truncated or non-JSON frame)."""
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: dict[str, Any], limit: int = MAX_FRAME) -> bytes:
     payload = orjson.dumps(message, option=_DUMPS_OPTIONS)
-    if len(payload) > MAX_FRAME:
-        raise ProtocolError(f"message of {len(payload):,} bytes exceeds {MAX_FRAME:,}")
+    if len(payload) > limit:
+        raise ProtocolError(f"message of {len(payload):,} bytes exceeds {limit:,}")
     return HEADER.pack(len(payload)) + payload
 
 
-def send(sock: socket.socket, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
-    data = encode(message)
+def send(
+    sock: socket.socket, message: dict[str, Any], fds: tuple[int, ...] = (), limit: int = MAX_FRAME
+) -> None:
+    data = encode(message, limit)
     if fds:
         rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
         sent = sock.sendmsg([data], rights)
@@ -78,22 +80,30 @@ def _read_exact(sock: socket.socket, size: int, fds: list[int]) -> bytes:
 
 
 class FrameReader:
-    """Non-blocking frame assembly for the host, one per worker connection."""
+    """Non-blocking frame assembly for the host, one per worker connection.
 
-    def __init__(self) -> None:
+    It returns payloads as bytes: what they say is sandbox.wire.messages' business."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self._buffer = bytearray()
+        self.max_frame = max_frame
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        """Add received bytes; return every complete message (raises ProtocolError)."""
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every complete payload (raises ProtocolError)."""
         self._buffer += data
-        messages = []
+        payloads = []
         while len(self._buffer) >= HEADER.size:
             (size,) = HEADER.unpack_from(self._buffer)
-            if size > MAX_FRAME:
-                raise ProtocolError(f"frame of {size:,} bytes exceeds {MAX_FRAME:,}")
+            if size > self.max_frame:
+                raise ProtocolError(f"a frame of {size:,} bytes exceeds {self.max_frame:,}")
             end = HEADER.size + size
             if len(self._buffer) < end:
                 break
-            messages.append(decode(bytes(self._buffer[HEADER.size : end])))
+            payloads.append(bytes(self._buffer[HEADER.size : end]))
             del self._buffer[:end]
-        return messages
+        return payloads
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held back."""
+        return len(self._buffer)

@@ -12,10 +12,7 @@ from typing import Any
 import numpy as np
 
 from sandbox.wire.framing import receive, send
-
-METHODS = (
-    "getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti", "features",
-)  # fmt: skip
+from sandbox.wire.messages import MAX_WORKER_FRAME, ApiRequest
 
 
 class HistoryError(ValueError):
@@ -41,7 +38,7 @@ class HistoryClient:
         self._sock = sock
 
     def _ask(self, method: str, args: list[Any]) -> Any:
-        send(self._sock, {"op": "api", "method": method, "args": args})
+        send(self._sock, ApiRequest(method, args).frame(), limit=MAX_WORKER_FRAME)
         answer, _fds = receive(self._sock)
         if answer.get("error"):
             raise HistoryError(answer["error"])

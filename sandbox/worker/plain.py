@@ -4,6 +4,11 @@ Only plain data crosses: dicts with string keys, lists/tuples, str, int, float, 
 None and numpy scalars. Non-finite floats travel as tagged strings so the host can tell
 a team "quantity is NaN" instead of "quantity is missing". Anything else, or too much of
 it, is refused in the worker with a message for the team.
+
+Decisions are made on exact types, and values are read with the base type's own methods
+(`str.__getitem__`, `dict.items`, ...): a subclass of str, dict or list written by the team
+cannot lie about its contents or its size. The host checks the same limits again
+(sandbox.wire.messages): this is where a team gets a readable message, not the boundary.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-MAX_ITEMS = 10_000
-MAX_DEPTH = 8
-MAX_STRING = 1_000
-_FLOAT_TAG = "$float"
+from sandbox.wire.messages import FLOAT_TAG, MAX_DEPTH, MAX_ITEMS, MAX_STRING
+
+__all__ = ["MAX_DEPTH", "MAX_ITEMS", "MAX_STRING", "NotPlainDataError", "to_wire"]
+_WHOLE = slice(None)
+_SCALARS = (np.floating, np.integer, np.bool_)
 
 
 class NotPlainDataError(ValueError):
@@ -24,43 +30,62 @@ class NotPlainDataError(ValueError):
 
 
 def to_wire(value: Any) -> Any:
-    budget = [MAX_ITEMS]
-    return _convert(value, 0, budget)
+    """A plain copy of `value` for the wire (iterative: the team decides the depth)."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    items = 0
+    while stack:
+        item, parent, slot, depth = stack.pop()
+        items += 1
+        if items > MAX_ITEMS:
+            raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
+        parent[slot] = _convert(item, depth, stack)
+    return root[0]
 
 
-def _convert(value: Any, depth: int, budget: list[int]) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
-    if depth > MAX_DEPTH:
+def _convert(value: Any, depth: int, stack: list[tuple[Any, Any, Any, int]]) -> Any:
+    """The wire form of a scalar, or an empty container whose children go on the stack."""
+    kind = type(value)
+    if value is None or kind is bool or kind is int:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {FLOAT_TAG: repr(value)}
+    if issubclass(kind, str):
+        return str.__getitem__(value, slice(0, MAX_STRING))  # an exact str, whatever kind is
+    if issubclass(kind, _SCALARS):
+        return _numpy_scalar(value)
+    if issubclass(kind, int):  # subclasses: their base type's own value
+        return int.__index__(value)
+    if issubclass(kind, float):
+        return _convert(float.__float__(value), depth, stack)
+    if depth >= MAX_DEPTH:
         raise NotPlainDataError(f"output is nested more than {MAX_DEPTH} levels deep")
-    if value is None or isinstance(value, bool | int | str):
-        return value[:MAX_STRING] if isinstance(value, str) else value
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else {_FLOAT_TAG: repr(number)}
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise NotPlainDataError("a dict in the output has a key that is not a string")
-        return {k[:MAX_STRING]: _convert(v, depth + 1, budget) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_convert(v, depth + 1, budget) for v in value]
+    if issubclass(kind, dict):
+        pairs = list(dict.items(value))
+        copy: Any = {}
+        for key, child in pairs:
+            if not issubclass(type(key), str):
+                raise NotPlainDataError("a dict in the output has a key that is not a string")
+            key = str.__getitem__(key, slice(0, MAX_STRING))
+            copy[key] = None
+            stack.append((child, copy, key, depth + 1))
+        return copy
+    if issubclass(kind, (list, tuple)):
+        children = (
+            list.__getitem__(value, _WHOLE)
+            if issubclass(kind, list)
+            else tuple.__getitem__(value, _WHOLE)
+        )
+        copy = [None] * len(children)
+        stack.extend((child, copy, i, depth + 1) for i, child in enumerate(children))
+        return copy
     raise NotPlainDataError(
-        f"output contains a {type(value).__name__}; return dicts, lists, numbers and strings"
+        f"output contains a {kind.__name__}; return dicts, lists, numbers and strings"
     )
 
 
-def from_wire(value: Any) -> Any:
-    """Undo the float tags (host side)."""
-    if isinstance(value, dict):
-        if len(value) == 1 and _FLOAT_TAG in value and isinstance(value[_FLOAT_TAG], str):
-            try:
-                return float(value[_FLOAT_TAG])
-            except ValueError:
-                return value
-        return {k: from_wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_wire(v) for v in value]
-    return value
+def _numpy_scalar(value: Any) -> Any:
+    number = np.generic.item(value)  # numpy's own method, even on a team's subclass
+    if type(number) is float:
+        return number if math.isfinite(number) else {FLOAT_TAG: repr(number)}
+    return number

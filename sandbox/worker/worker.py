@@ -15,6 +15,7 @@ import time
 from typing import Any, NoReturn
 
 from sandbox.wire.framing import ProtocolError, receive, send
+from sandbox.wire.messages import MAX_ERROR_CHARS, MAX_WORKER_FRAME, Loaded, Ready, Result
 from sandbox.wire.window import WindowView, read_prices
 from sandbox.worker.compiler import StrategyRejected, format_team_traceback, load_strategy, scrub
 from sandbox.worker.hardening import HardeningConfig, harden
@@ -30,7 +31,7 @@ class _Worker:
         self.files: dict[str, str] = {}
         self.history = HistoryClient(sock)
 
-    def load(self, message: dict[str, Any]) -> dict[str, Any]:
+    def load(self, message: dict[str, Any]) -> Loaded:
         self.files = dict(message["files"])
         policy = ImportPolicy(
             allowed=frozenset(message["policy"]["allowed"]),
@@ -41,43 +42,44 @@ class _Worker:
                 self.files, message["entry_point"], message.get("params") or {}, policy
             )
         except StrategyRejected as rejected:
-            return _failure("rejected", "\n".join(str(p) for p in rejected.problems))
+            return Loaded(_bounded("\n".join(str(p) for p in rejected.problems)), "rejected")
         except BaseException as error:  # module code or __init__ failed: the team's fault
-            return _failure(_kind(error), format_team_traceback(error, self.files))
-        return {"op": "loaded"}
+            return Loaded(_bounded(format_team_traceback(error, self.files)), _kind(error))
+        return Loaded()
 
-    def call(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    def call(self, message: dict[str, Any], fds: list[int]) -> Result:
+        started = time.perf_counter()
         if self.strategy is None:
             _close_all(fds)
-            return _failure("load", "no strategy loaded")
+            return Result(error="no strategy loaded", kind="load")
         try:
             bars = WindowView(fds[0]) if fds else None
         except (OSError, MemoryError, ValueError) as error:
-            return _failure(_kind(error), f"the bars could not be mapped: {error}")
+            return Result(error=f"the bars could not be mapped: {error}", kind=_kind(error))
         finally:
             _close_all(fds)  # the mapping stays valid without the descriptor
         team = {**message["header"], "api": self.history}
         prices = read_prices(bars) if bars is not None else {}
-        started = time.perf_counter()
         try:
             result = self.strategy.call(team, bars if bars is not None else {}, prices)
         except BaseException as error:
-            reply = _failure(_kind(error), format_team_traceback(error, self.files))
-            reply["printed"] = scrub(self.strategy.printed)  # what it printed before raising
-        else:
-            reply = self._result(result.output, scrub(result.printed))
-        reply["cpu_ms"] = (time.perf_counter() - started) * 1000
-        return reply
+            traceback = _bounded(format_team_traceback(error, self.files))
+            # What it printed before raising is kept too.
+            return _timed(Result(None, scrub(self.strategy.printed), traceback, _kind(error)),
+                          started)  # fmt: skip
+        return _timed(self._result(result.output, scrub(result.printed)), started)
 
-    def _result(self, output: Any, printed: str) -> dict[str, Any]:
+    def _result(self, output: Any, printed: str) -> Result:
         try:
             wire = to_wire(output)
         except NotPlainDataError as error:
-            return {
-                **_failure("output", f"generate_signal returned bad data: {error}"),
-                "printed": printed,
-            }
-        return {"op": "result", "output": wire, "printed": printed}
+            return Result(None, printed, f"generate_signal returned bad data: {error}", "output")
+        return Result(wire, printed)
+
+
+def _timed(result: Result, started: float) -> Result:
+    cpu_ms = (time.perf_counter() - started) * 1000
+    return Result(result.output, result.printed, result.error, result.kind, cpu_ms)
 
 
 def _kind(error: BaseException) -> str:
@@ -88,8 +90,13 @@ def _kind(error: BaseException) -> str:
     return "exception"
 
 
-def _failure(kind: str, message: str) -> dict[str, Any]:
-    return {"op": "result" if kind != "rejected" else "loaded", "error": message, "kind": kind}
+def _bounded(text: str) -> str:
+    """An error within what the host accepts (its traceback is already short; a team's
+    names and messages may not be)."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    note = f"\n... [{len(text) - MAX_ERROR_CHARS + 60:,} more characters]"
+    return text[: MAX_ERROR_CHARS - 60] + note
 
 
 def _close_all(fds: list[int]) -> None:
@@ -101,7 +108,7 @@ def serve(channel_fd: int, config: HardeningConfig) -> NoReturn:
     """The worker's whole life; always ends with os._exit."""
     sock = socket.socket(fileno=channel_fd)
     report = harden(config)
-    send(sock, {"op": "ready", "pid": os.getpid(), "layers": report.as_records()})
+    send(sock, Ready(os.getpid(), tuple(report.as_records())).frame())
     worker = _Worker(sock)
     while True:
         try:
@@ -109,17 +116,18 @@ def serve(channel_fd: int, config: HardeningConfig) -> NoReturn:
         except (ProtocolError, OSError):
             os._exit(0)  # the host is gone or broke the protocol: nothing left to do
         op = message.get("op")
+        reply: Loaded | Result
         if op == "load":
             reply = worker.load(message)
-            reply["op"] = "loaded"
         elif op == "call":
             reply = worker.call(message, fds)
         else:
             _close_all(fds)
             os._exit(0)
         try:
-            send(sock, reply)
+            send(sock, reply.frame(), limit=MAX_WORKER_FRAME)
         except ProtocolError as error:  # the reply itself is too large
-            send(sock, _failure("output", str(error)))
+            send(sock, Result(error=f"generate_signal returned too much: {error}",
+                              kind="output").frame())  # fmt: skip
         except OSError:
             os._exit(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import orjson
 import pytest
 
 from sandbox.wire.framing import (
@@ -42,20 +43,28 @@ def test_the_frame_reader_assembles_split_and_joined_frames() -> None:
     got = []
     for i in range(0, len(data), 7):  # arbitrary chunking, as TCP-like streams deliver
         got += reader.feed(data[i : i + 7])
-    assert got == [{"a": 1}, {"b": [1, 2]}, {"c": "x" * 100}]
+    assert [orjson.loads(payload) for payload in got] == [
+        {"a": 1}, {"b": [1, 2]}, {"c": "x" * 100}
+    ]  # fmt: skip
+
+
+def test_a_hostile_peer_cannot_make_the_host_buffer_a_huge_frame() -> None:
+    """The size is refused from the header alone, before any of the payload arrives."""
+    with pytest.raises(ProtocolError, match="exceeds"):
+        FrameReader().feed(HEADER.pack(MAX_FRAME + 1))
 
 
 @pytest.mark.parametrize(
     ("frame", "error"),
-    [
-        (HEADER.pack(MAX_FRAME + 1), "exceeds"),
-        (HEADER.pack(3) + b"abc", "not JSON"),
-        (HEADER.pack(2) + b"[]", "not a JSON object"),
-    ],
+    [(HEADER.pack(3) + b"abc", "not JSON"), (HEADER.pack(2) + b"[]", "not a JSON object")],
 )
-def test_a_hostile_peer_cannot_make_the_host_buffer_or_parse_junk(frame: bytes, error: str):
+def test_the_worker_side_reader_refuses_junk_from_its_peer(frame: bytes, error: str) -> None:
+    host, worker = socket.socketpair()
+    host.sendall(frame)
     with pytest.raises(ProtocolError, match=error):
-        FrameReader().feed(frame)
+        receive(worker)
+    host.close()
+    worker.close()
 
 
 def test_an_oversized_message_is_refused_before_sending() -> None:
