@@ -109,7 +109,16 @@ DENIED_ATTRIBUTES: dict[str, str] = {
         ["eval", "query", "style", "get_type_hints", "singledispatch", "singledispatchmethod"],
         _CODE,
     ),
-    **dict.fromkeys(["attrgetter", "methodcaller"], "it looks attributes up outside the guards"),
+    **dict.fromkeys(
+        ["attrgetter", "methodcaller", "itemgetter"],
+        "it looks attributes or items up outside the guards (use a lambda)",
+    ),
+    # A format string reads the attributes and items it names, outside the guards, on
+    # str and on every look-alike (collections.UserString, string.Template subclasses...).
+    **dict.fromkeys(
+        ["format", "format_map", "vformat"],
+        "a format string reads attributes outside the guards (use an f-string)",
+    ),
     **dict.fromkeys(
         ["ctypes", "ctypeslib", "cffi", "capsule", "frombuffer", "from_dlpack", "as_strided",
          "add_docstring", "add_newdoc"],
@@ -157,17 +166,27 @@ _EXTRA_METHODS = frozenset(
 
 def is_private_name(name: str) -> bool:
     """`_helper`: a single leading underscore, not a dunder (strategies may use these)."""
-    return len(name) > 1 and name[0] == "_" and name[1] != "_"
+    return len(name) > 1 and name[0] == "_" and name[1] != "_"  # exact: names from getattr/ast
+
+
+def attribute_refusal(name: str) -> str | None:
+    """Why attribute `name` is refused on objects that are not the strategy's, or None.
+
+    Only an exact str is answered: a subclass could lie to the cache's and the tables'
+    lookups (`__hash__`, `__eq__`) and to the prefix test (`startswith`)."""
+    if type(name) is not str:
+        raise TypeError(f"an attribute name must be a str, not {type(name).__name__}")
+    return _attribute_refusal(name)
 
 
 @functools.lru_cache(maxsize=4096)  # every attribute read asks; the answer never changes
-def attribute_refusal(name: str) -> str | None:
-    """Why attribute `name` is refused on objects that are not the strategy's, or None."""
+def _attribute_refusal(name: str) -> str | None:
     if name in DENIED_ATTRIBUTES:
         return DENIED_ATTRIBUTES[name]
     if name in SAFE_CONVERSIONS:
         return None
-    return next((why for prefix, why in DENIED_PREFIXES.items() if name.startswith(prefix)), None)
+    found = (why for prefix, why in DENIED_PREFIXES.items() if name.startswith(prefix))  # exact:
+    return next(found, None)
 
 
 def _prefixes(module_name: str) -> list[str]:
@@ -190,7 +209,9 @@ class ImportPolicy:
 
     def refusal(self, module_name: str) -> str | None:
         """Why `module_name` may not be used, or None when it may."""
-        if module_name.partition(".")[0] == FUTURE:
+        if type(module_name) is not str:  # a subclass could lie to every test below
+            raise TypeError(f"a module name must be a str, not {type(module_name).__name__}")
+        if module_name.partition(".")[0] == FUTURE:  # exact: checked above
             return None
         parts = module_name.split(".")
         if not module_name or not all(part.isidentifier() for part in parts):
@@ -202,12 +223,12 @@ class ImportPolicy:
                 return f"{prefix} is refused: {DENIED_SUBMODULES[prefix]}"
         for part in parts:
             if part in FORBIDDEN_MODULE_NAMES:
-                what = "it" if part == module_name else part
+                what = "it" if part == module_name else part  # exact: checked above
                 return (
                     f"{module_name} is never available to strategies: {what} reaches "
                     "the operating system or the interpreter's internals"
                 )
-        private = next((p for p in parts if p.startswith("_")), None)
+        private = next((p for p in parts if p[:1] == "_"), None)  # exact: checked above
         if private is not None:
             return f"{module_name} is refused: {private} is a private module"
         if not any(prefix in self.allowed for prefix in _prefixes(module_name)):
@@ -312,6 +333,26 @@ class StrategyPolicy(RestrictingNodeTransformer):
             return _located(_call("_getattr_", node.value, ast.Constant(node.attr)), node)
         node.value = _located(_call("_write_", node.value), node.value)
         return node
+
+    def visit_Call(self, node: ast.Call) -> Any:  # noqa: N802
+        """Every call becomes `_apply_(f, ...)`: the callee, its arguments and its result are
+        checked (sandbox.worker.values), whatever the callee is and however it was reached.
+
+        `super()` without arguments stays a plain call: it finds its class and instance in
+        the calling frame, which must be the method's own."""
+        zero_arg_super = (
+            isinstance(node.func, ast.Name)
+            and node.func.id == "super"
+            and not node.args
+            and not node.keywords
+        )
+        node = super().visit_Call(node)
+        if zero_arg_super:
+            return node
+        if isinstance(node.func, ast.Name) and node.func.id == "_apply_":
+            return node  # RestrictedPython's own rewrite of f(*args, **kwargs)
+        call = ast.Call(ast.Name("_apply_", ast.Load()), [node.func, *node.args], node.keywords)
+        return _located(call, node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:  # noqa: N802
         return self.node_contents_visit(node)

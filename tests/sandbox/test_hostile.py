@@ -388,11 +388,11 @@ RUNTIME: dict[str, str] = {
     "frames_getattr_traceback": "SandboxViolation: ZeroDivisionError.__traceback__ is refused",
     "subclasses_getattr": "SandboxViolation: tuple.__class__ is refused: " + PRIVATE,
     "getattr_builtin_self": "SandboxViolation: builtin_function_or_method.__self__ is refused",
-    "format_string_traversal": "SandboxViolation: str.format is refused: Using the format*()",
-    "format_map_traversal": "SandboxViolation: str.format_map is refused: Using the format*()",
+    "format_string_traversal": "SandboxViolation: str.format is refused: a format string reads",
+    "format_map_traversal": "SandboxViolation: str.format_map is refused: a format string",
     "string_formatter": "SandboxViolation: string.Formatter is refused: string.Formatter is not",
     "numpy_f2py_attr": "SandboxViolation: numpy.f2py is refused: it compiles and runs Fortran",
-    "numpy_ctypeslib_attr": "SandboxViolation: numpy.ctypeslib is refused: it reaches raw memory",
+    "numpy_ctypeslib_attr": "SandboxViolation: numpy.ctypeslib is refused: it loads shared",
     "ndarray_ctypes_attr": "SandboxViolation: numpy.ndarray.ctypes is refused: it reaches raw",
     "pandas_eval_python": "SandboxViolation: pandas.eval is refused: it evaluates code",
     "dataframe_query": "SandboxViolation: pandas.DataFrame.query is refused: it evaluates code",
@@ -400,6 +400,23 @@ RUNTIME: dict[str, str] = {
     "type_three_args": "SandboxViolation: type() with three arguments creates a class outside",
     "api_private_socket": "SandboxViolation: sandbox.HistoryClient._sock is refused: " + PRIVATE,
     "window_private_map": "SandboxViolation: sandbox.WindowView._map is refused: " + PRIVATE,
+    # Bypasses of the guards found by a red team (issue 11): values returned by calls are
+    # checked, names are decided on exact strings, format strings are refused everywhere.
+    "bypass_typing_get_origin_type": (
+        "SandboxViolation: what typing.get_origin returned is refused: it is a metaclass (type)"
+    ),
+    "bypass_lying_eq_agg_eval": (
+        "SandboxViolation: pandas.DataFrame.agg('eval') is refused: it evaluates code"
+    ),
+    "bypass_lying_startswith_to_json": (
+        "SandboxViolation: pandas.DataFrame.agg('to_json') is refused: it writes files"
+    ),
+    "bypass_userstring_format": (
+        "SandboxViolation: collections.UserString.format is refused: a format string reads"
+    ),
+    "bypass_userstring_format_map": (
+        "SandboxViolation: collections.UserString.format_map is refused: a format string reads"
+    ),
 }
 
 
@@ -427,6 +444,29 @@ def test_pickle_round_trip_is_refused_at_both_ends(arena: Arena) -> None:
         "read_pickle: pandas.read_pickle is refused: it reads or writes files",
     ]
     arena.check_contained("pickle_roundtrip")
+
+
+def test_a_library_registry_is_a_copy_so_copy_cannot_rewrite_numpy(arena: Arena) -> None:
+    """copy.dispatch_table is copyreg's registry: the strategy writes into its own copy."""
+    assert arena.load("bypass_copy_dispatch_table").ok
+    result = arena.call("bypass_copy_dispatch_table")
+    assert (result.error, result.printed) == (None, "numpy was changed: False\n")
+    again = arena.call("bypass_copy_dispatch_table")  # and on the next call too
+    assert again.printed == "numpy was changed: False\n"
+
+
+def test_the_history_clients_socket_cannot_be_copied_out(arena: Arena) -> None:
+    assert arena.load("bypass_copy_setstate_socket").ok
+    result = arena.call("bypass_copy_setstate_socket")
+    assert result.error is None, result.error
+    assert result.printed == "socket: []\n"
+
+
+def test_a_str_subclass_cannot_smuggle_deep_data_past_the_encoder(arena: Arena) -> None:
+    assert arena.load("bypass_deep_str_output").ok
+    result = arena.call("bypass_deep_str_output")
+    assert result.error is None, result.error
+    assert result.output == {"symbol": "AAA", "action": "buy", "quantity": 1}
 
 
 # -- another team's bars -----------------------------------------------------------------------
@@ -740,7 +780,14 @@ ESCAPES = {
 def test_every_hostile_fixture_is_exercised_and_documented() -> None:
     files = {p.stem for p in HOSTILE.glob("*.py")}
     used = set(STATIC) | set(RUNTIME) | set(BARS) | set(GLOBAL_STATE) | ESCAPES
-    used.add("pickle_roundtrip")
+    used |= {"pickle_roundtrip", "bypass_copy_dispatch_table", "bypass_copy_setstate_socket",
+             "bypass_deep_str_output"}  # fmt: skip
+    others = "\n".join(
+        p.read_text()
+        for p in (REPO / "tests" / "sandbox").rglob("test_*.py")
+        if p.name != "test_hostile.py"
+    )
+    used |= {name for name in files - used if f'"{name}' in others}  # run by another module
     assert files == used
     assert len(files) >= 40
     for name in files:

@@ -20,7 +20,6 @@ from sandbox.worker.guards import (
     Guards,
     PrintSink,
     SandboxViolation,
-    guarded_iter,
 )
 from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
 
@@ -108,7 +107,7 @@ def test_importlib_and_os_imports_are_refused_at_compile_time() -> None:
     [
         ("return getattr(self.generate_signal, '__globals__')",
          'method.__globals__ is refused: names starting with "_" are private'),
-        ("return '{0.__class__}'.format(1)", "str.format is refused: Using the format*()"),
+        ("return '{0.__class__}'.format(1)", "str.format is refused: a format string reads"),
         ("return '{x}'.format_map({'x': 1})", "str.format_map is refused"),
         ("import string\nreturn string.Formatter().format('{0}', 1)",
          "string.Formatter is refused"),
@@ -118,7 +117,7 @@ def test_importlib_and_os_imports_are_refused_at_compile_time() -> None:
         ("return type(int)('X', (), {})", "type() of a class returns its metaclass (type)"),
         ("return enum.EnumMeta", "enum.EnumMeta is refused: it is a metaclass"),
         ("return np.f2py", "numpy.f2py is refused: it compiles and runs Fortran/C code"),
-        ("return np.ctypeslib", "numpy.ctypeslib is refused: it reaches raw memory"),
+        ("return np.ctypeslib", "numpy.ctypeslib is refused: it loads shared libraries"),
         ("return numpy.core", "numpy.core is refused: it is the deprecated alias"),
         ("return np.lib.format", "numpy.lib.format is refused: it reads and writes .npy"),
         ("return pd.compat", "pandas.compat is refused: it re-exports"),
@@ -302,7 +301,11 @@ def test_c_level_imports_from_inside_strategy_code_are_served() -> None:
     import_module.argtypes = [ctypes.c_char_p]
     c_import = functools.partial(import_module, b"numpy._core._methods")
     team = {"c_import": c_import}
-    assert run("return team['c_import']()", team=team) is sys.modules["numpy._core._methods"]
+    # The import is served (the hook does not refuse it); the private module it returns is
+    # then refused to strategy code like any value it may not hold.
+    with pytest.raises(SandboxViolation, match=r"returned is the module numpy\._core\._methods"):
+        run("return team['c_import']()", team=team)
+    assert "numpy._core._methods" in sys.modules
     assert run("return float(np.ones(3).mean())") == 1.0
 
 
@@ -319,9 +322,9 @@ def test_print_sink_truncates_with_a_note() -> None:
 
 
 def test_iterating_or_indexing_a_namespace_is_refused() -> None:
-    with pytest.raises(SandboxViolation, match="iterating over a namespace"):
-        guarded_iter(vars(math))
     guards = Guards(ImportPolicy())
+    with pytest.raises(SandboxViolation, match="iterating over a namespace"):
+        guards.iter(vars(math))
     with pytest.raises(SandboxViolation, match="indexing a namespace"):
         guards.getitem(vars(math), "sqrt")
     with pytest.raises(SandboxViolation, match="indexing a namespace"):

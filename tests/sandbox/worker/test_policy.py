@@ -116,7 +116,7 @@ def test_malformed_names_are_refused() -> None:
         ("loads", "unpickles"),
         ("eval", "evaluates code"),
         ("query", "evaluates code"),
-        ("attrgetter", "looks attributes up"),
+        ("attrgetter", "looks attributes or items up"),
         ("setflags", "read-only bars writable"),
         ("register_dataframe_accessor", "changes library classes"),
         ("frombuffer", "raw memory"),

@@ -1,0 +1,114 @@
+"""Every way strategy code can come to hold a value passes the same check.
+
+The value here is the real `type`, which makes classes outside the class statement; the
+red team reached it with `typing.get_origin(typing.Type)`. The check must hold on every
+road: a call's result, an item, an iteration step, unpacking, C-level unpacking into a
+list and then a callback, a callee, an argument, a class's bases.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from sandbox.worker.compiler import load_strategy
+from sandbox.worker.guards import Guards, SandboxViolation
+from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
+
+for _name in DEFAULT_PRELOAD:
+    importlib.import_module(_name)
+
+GET_TYPE = "map(typing.get_origin, [typing.Type])"  # yields the real `type` when iterated
+ROADS = {
+    "call result": ("return typing.get_origin(typing.Type)", "what typing.get_origin returned"),
+    "for loop": (f"for t in {GET_TYPE}:\n    return t", "an item of map"),
+    "comprehension": (f"return [t for t in {GET_TYPE}]", "an item of map"),
+    "unpacking": (f"t, = {GET_TYPE}\nreturn t", "an item of map"),
+    "next()": (f"return next({GET_TYPE})", "what next returned"),
+    "item of a list built in C": (f"return [*{GET_TYPE}][0]", "list[0]"),
+    "callee in a callback": (
+        "import functools\n"
+        f"return functools.reduce(lambda a, t: t('X', (), {{}}), [*{GET_TYPE}], 0)",
+        "calling type",
+    ),
+    "argument": (f"import functools\nreturn functools.partial(*{GET_TYPE})", "passing type"),
+    "argument in a callback": (
+        "import functools\nbox = []\n"
+        f"functools.reduce(lambda a, t: box.append(t), [*{GET_TYPE}], 0)",
+        "passing type",
+    ),
+    "class bases": (f"class X(*{GET_TYPE}):\n    pass\nreturn X", "would be a metaclass"),
+    "dict built in C": (
+        f"return dict(zip(['k'], [*{GET_TYPE}])).get('k')",
+        "an item of list",
+    ),
+    "sorted": (f"return sorted({GET_TYPE}, key=id)", "an item of map"),
+    "min": (f"return min({GET_TYPE}, key=id)", "an item of map"),
+}
+
+
+def source(body: str) -> str:
+    indented = "\n".join("        " + line for line in body.splitlines())
+    return (
+        "import typing\n"
+        "class S:\n"
+        "    def __init__(self, params=None):\n"
+        "        pass\n"
+        "    def generate_signal(self, team, bars, prices):\n"
+        f"{indented}\n"
+    )
+
+
+@pytest.mark.parametrize("road", sorted(ROADS))
+def test_the_real_type_is_refused_on_every_road(road: str) -> None:
+    body, where = ROADS[road]
+    strategy = load_strategy({"strategy.py": source(body)}, "S", {}, ImportPolicy())
+    with pytest.raises(SandboxViolation, match="metaclass") as refused:
+        strategy.call({}, {}, {})
+    assert where in str(refused.value)
+
+
+def test_plain_code_keeps_working_through_the_checks() -> None:
+    body = (
+        "import functools, collections, numpy as np, pandas as pd\n"
+        "total = functools.reduce(lambda a, b: a + b, [1, 2, 3], 0)\n"
+        "counts = collections.Counter('abca')\n"
+        "frame = pd.DataFrame({'a': [1.0, 2.0, 4.0]})\n"
+        "mean = float(np.mean(frame['a'].to_numpy()))\n"
+        "pairs = sorted(dict(zip('ab', [2, 1])).items(), key=lambda kv: kv[1])\n"
+        "class Point:\n"
+        "    def __init__(self, x):\n"
+        "        self.x = x\n"
+        "class Point3(Point):\n"
+        "    def __init__(self, x, z):\n"
+        "        super().__init__(x)\n"
+        "        self.z = z\n"
+        "p = Point3(1, 2)\n"
+        "return [total, counts['a'], mean, pairs, p.x + p.z, type(p) is Point3]"
+    )
+    strategy = load_strategy({"strategy.py": source(body)}, "S", {}, ImportPolicy())
+    assert strategy.call({}, {}, {}).output == [
+        6,
+        2,
+        pytest.approx(7 / 3),
+        [("b", 1), ("a", 2)],
+        3,
+        True,
+    ]
+
+
+def test_a_library_registry_reaches_the_strategy_as_a_copy() -> None:
+    import copy
+
+    guards = Guards(ImportPolicy())
+    table = guards.getattr(copy, "dispatch_table")
+    assert table == copy.dispatch_table
+    assert table is not copy.dispatch_table
+    strategy = load_strategy(
+        {"strategy.py": source("from copy import dispatch_table\nreturn dispatch_table")},
+        "S",
+        {},
+        ImportPolicy(),
+    )
+    assert strategy.call({}, {}, {}).output is not copy.dispatch_table
