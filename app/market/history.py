@@ -9,6 +9,7 @@ a malformed argument raises ValueError saying what was expected.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
@@ -21,6 +22,10 @@ from app.market.store import BarStore
 
 MAX_N = 10_000  # bars per symbol and call: about 25 sessions
 MAX_SYMBOLS = 500  # per *Multi call
+MAX_SYMBOL_CHARS = 32  # no exchange's symbol comes near; a longer one is junk
+# Dates the host can compute with: converting year 1 or 9999 between zones, or taking the
+# next day, overflows Python's datetime. Market data of this arena lies well inside.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
 
 Columns = dict[str, np.ndarray]
 
@@ -82,14 +87,27 @@ def history_api(store: BarStore) -> HistoryAPI:
 
 
 def _symbol(symbol: object) -> str:
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise ValueError(f"symbol must be a non-empty string, got {symbol!r}")
+    if type(symbol) is not str or not symbol.strip():
+        raise ValueError(f"symbol must be a non-empty string, got {_quoted(symbol)}")
+    if len(symbol) > MAX_SYMBOL_CHARS:
+        raise ValueError(f"symbol {_quoted(symbol)} is longer than {MAX_SYMBOL_CHARS} characters")
     return symbol
+
+
+def _quoted(value: object) -> str:
+    """A value of the team's in a message: its repr, at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _in_years(moment: date, what: str) -> None:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"{what} must be between {FIRST_YEAR} and {LAST_YEAR}, got {moment}")
 
 
 def _symbols(symbols: object) -> list[str]:
     if isinstance(symbols, str) or not isinstance(symbols, Iterable):
-        raise ValueError(f"symbols must be a list of strings, got {symbols!r}")
+        raise ValueError(f"symbols must be a list of strings, got {_quoted(symbols)}")
     chosen = list(dict.fromkeys(_symbol(s) for s in symbols))  # dedupe, keep order
     if len(chosen) > MAX_SYMBOLS:
         raise ValueError(f"at most {MAX_SYMBOLS} symbols per call, got {len(chosen)}")
@@ -98,32 +116,35 @@ def _symbols(symbols: object) -> list[str]:
 
 def _count(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_N:
-        raise ValueError(f"n must be an integer from 1 to {MAX_N}, got {n!r}")
+        raise ValueError(f"n must be an integer from 1 to {MAX_N}, got {_quoted(n)}")
     return int(n)
 
 
 def _day(day: object) -> date:
     if isinstance(day, datetime):  # a datetime is a date too, but which day is ambiguous
         raise ValueError(f"day must be a date or 'YYYY-MM-DD', not a datetime: {day!r}")
-    if isinstance(day, date):
-        return day
-    if isinstance(day, str):
-        try:
-            return datetime.strptime(day.strip(), "%Y-%m-%d").date()
-        except ValueError:
-            pass
-    raise ValueError(f"day must be a date or 'YYYY-MM-DD', got {day!r}")
+    parsed: date | None = day if isinstance(day, date) else None
+    if type(day) is str and len(day) <= 40:
+        with contextlib.suppress(ValueError):
+            parsed = datetime.strptime(day.strip(), "%Y-%m-%d").date()
+    if parsed is None:
+        raise ValueError(f"day must be a date or 'YYYY-MM-DD', got {_quoted(day)}")
+    _in_years(parsed, "day")
+    return parsed
 
 
 def _moment(value: object, name: str) -> datetime:
     if isinstance(value, datetime):
+        _in_years(value, name)
         return value
-    if isinstance(value, str):
-        try:
-            return parse_rfc3339(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{name} must be a datetime or an RFC 3339 string, got {value!r}")
+    local: datetime | None = None
+    if type(value) is str and len(value) <= 40:
+        with contextlib.suppress(ValueError):  # as written: before zone arithmetic (overflow)
+            local = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if local is None:
+        raise ValueError(f"{name} must be a datetime or an RFC 3339 string, got {_quoted(value)}")
+    _in_years(local, name)
+    return parse_rfc3339(value.strip())  # type: ignore[union-attr]
 
 
 def _span(start: object, end: object) -> tuple[datetime, datetime]:

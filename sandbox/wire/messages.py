@@ -31,7 +31,8 @@ MAX_DETAIL_CHARS = 1_000
 MAX_LAYERS = 32
 # History requests: arguments are a few symbols, dates and counts.
 MAX_ARG_DEPTH = 3
-MAX_ARG_ITEMS = 1_100
+MAX_ARG_ITEMS = 2_100  # two lists of MAX_API_LIST (features: symbols and expressions)
+MAX_API_LIST = 1_000
 MAX_CPU_MS = 24 * 3600 * 1000.0
 
 FLOAT_TAG = "$float"  # non-finite floats travel as {"$float": "nan" | "inf" | "-inf"}

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sandbox.wire.framing import receive, send
-from sandbox.wire.messages import MAX_WORKER_FRAME, ApiRequest
+from sandbox.wire.messages import MAX_API_LIST, MAX_WORKER_FRAME, ApiRequest
 
 
 class HistoryError(ValueError):
@@ -27,6 +27,13 @@ def _columns(data: dict[str, list]) -> dict[str, np.ndarray]:
         array.flags.writeable = False
         arrays[field] = array
     return arrays
+
+
+def _bounded_list(values: Any, what: str) -> list[Any]:
+    items = list(values)
+    if len(items) > MAX_API_LIST:
+        raise HistoryError(f"at most {MAX_API_LIST} {what} per request, got {len(items)}")
+    return items
 
 
 class HistoryClient:
@@ -54,15 +61,15 @@ class HistoryClient:
         return _columns(self._ask("getRange", [symbol, str(start), str(end)]))
 
     def getLastNMulti(self, symbols: list[str], n: int) -> dict[str, dict]:  # noqa: N802
-        data = self._ask("getLastNMulti", [list(symbols), n])
+        data = self._ask("getLastNMulti", [_bounded_list(symbols, "symbols"), n])
         return {s: _columns(c) for s, c in data.items()}
 
     def getDayMulti(self, symbols: list[str], day: str) -> dict[str, dict]:  # noqa: N802
-        data = self._ask("getDayMulti", [list(symbols), str(day)])
+        data = self._ask("getDayMulti", [_bounded_list(symbols, "symbols"), str(day)])
         return {s: _columns(c) for s, c in data.items()}
 
     def getRangeMulti(self, symbols: list[str], start: str, end: str) -> dict[str, dict]:  # noqa: N802
-        data = self._ask("getRangeMulti", [list(symbols), str(start), str(end)])
+        data = self._ask("getRangeMulti", [_bounded_list(symbols, "symbols"), str(start), str(end)])
         return {s: _columns(c) for s, c in data.items()}
 
     def features(
@@ -71,7 +78,9 @@ class HistoryClient:
         """Qlib factor expressions evaluated by the host over its bar window, e.g.
         `features(["AAPL"], ["Mean($close, 5)"], n=3)["AAPL"]["Mean($close, 5)"]` (the
         last 3 values, oldest first; NaN where there is no value). Costs budget time."""
-        symbols = [symbols] if isinstance(symbols, str) else list(symbols)
-        expressions = [expressions] if isinstance(expressions, str) else list(expressions)
+        symbols = [symbols] if isinstance(symbols, str) else _bounded_list(symbols, "symbols")
+        if isinstance(expressions, str):
+            expressions = [expressions]
+        expressions = _bounded_list(expressions, "expressions")
         data = self._ask("features", [symbols, expressions, n])
         return {s: _columns(c) for s, c in data.items()}

@@ -156,3 +156,34 @@ def test_bad_symbol(api: HistoryAPI, symbol: object) -> None:
 def test_bad_symbols(api: HistoryAPI, symbols: object) -> None:
     with pytest.raises(ValueError, match="symbol"):
         api.getLastNMulti(symbols, 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-12-31", "2101-01-01"])
+def test_days_outside_the_years_the_host_computes_with_are_refused(api: HistoryAPI, day: str):
+    with pytest.raises(ValueError, match="day must be between 1900 and 2100"):
+        api.getDay("ACMX", day)
+    with pytest.raises(ValueError, match="day must be between"):
+        api.getDayMulti(["ACMX"], day)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00Z"),
+        ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"),
+        (datetime(1, 1, 2, tzinfo=UTC), "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_moments_outside_those_years_are_refused_before_any_zone_arithmetic(
+    api: HistoryAPI, start: object, end: object
+) -> None:
+    with pytest.raises(ValueError, match="must be between 1900 and 2100"):
+        api.getRange("ACMX", start, end)  # type: ignore[arg-type]
+
+
+def test_a_symbol_longer_than_any_exchange_uses_is_refused_and_not_quoted_in_full(api) -> None:
+    with pytest.raises(ValueError, match="longer than 32 characters") as refused:
+        api.getLastN("A" * 900, 5)
+    assert len(str(refused.value)) < 120
+    with pytest.raises(ValueError, match="longer than 32"):
+        api.getLastNMulti(["ACMX", "B" * 33], 5)
