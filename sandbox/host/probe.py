@@ -23,8 +23,10 @@ from sandbox.worker.hardening import (
     CAP_SYS_CHROOT,
     CLONE_NEWIPC,
     CLONE_NEWNET,
+    CLONE_NEWPID,
     LAYER_NAMES,
     PR_GET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
     PROBE_UID,
     HardeningConfig,
     LayerReport,
@@ -33,6 +35,7 @@ from sandbox.worker.hardening import (
     _make_empty_dir,
     _prctl,
     _pyseccomp,
+    become_namespace_init,
     harden,
 )
 
@@ -51,11 +54,13 @@ def kernel_supports() -> dict[str, bool]:
         code = 0
         try:
             code = (_LIBC.unshare(CLONE_NEWNET) == 0) | ((_LIBC.unshare(CLONE_NEWIPC) == 0) << 1)
+            code |= (_pidfds_work() and _LIBC.unshare(CLONE_NEWPID) == 0) << 2
         finally:
             os._exit(code)
     code = max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), 0)
     return {
         **dict.fromkeys(("fds", "environment", "rlimits"), True),
+        "pid_namespace": bool(code & 4),
         "net_namespace": bool(code & 1),
         "ipc_namespace": bool(code & 2),
         "chroot": bool(caps >> CAP_SYS_CHROOT & 1),
@@ -64,6 +69,15 @@ def kernel_supports() -> dict[str, bool]:
         "no_new_privs": _prctl(PR_GET_NO_NEW_PRIVS) >= 0,
         "seccomp": seccomp,
     }
+
+
+def _pidfds_work() -> bool:
+    """The host reaches workers in a PID namespace through pidfds (Linux 5.3)."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _status_field(name: str) -> str | None:
@@ -78,7 +92,8 @@ _PROBE_ENV = "ARENA_PROBE_SECRET"
 _PROBE_CHECKS = (
     "read /etc/passwd", "create a file in /tmp", "connect to 127.0.0.1", "fork",
     "read the environment", "use an inherited fd", "allocate past the memory limit",
-    "run as the team uid", "signal the parent", "exec /bin/true",
+    "run as the team uid", "signal the parent", "clear the parent-death signal",
+    "exec /bin/true",
 )  # fmt: skip
 
 
@@ -98,6 +113,9 @@ def probe_layers(
     try:
         if (pid := os.fork()) == 0:
             try:
+                with contextlib.suppress(OSError, RuntimeError):  # reported by the layer
+                    if _pidfds_work():
+                        become_namespace_init()  # as the zygote does; only the init returns
                 _probe_child(cfg, leaked, listener.getsockname()[1])
             finally:
                 os._exit(0)
@@ -167,6 +185,7 @@ def _probe_child(cfg: HardeningConfig, leaked_fd: int, port: int) -> None:
         "fork": lambda: os.waitpid(pid, 0) if (pid := os.fork()) else os._exit(0),
         "use an inherited fd": lambda: os.read(leaked_fd, 1),
         "signal the parent": lambda: os.kill(os.getppid(), 0),
+        "clear the parent-death signal": _clear_parent_death_signal,
         "exec /bin/true": lambda: os.execv("/bin/true", ["true"]),  # last: it replaces us
     }
     for name in _PROBE_CHECKS:
@@ -175,6 +194,13 @@ def _probe_child(cfg: HardeningConfig, leaked_fd: int, port: int) -> None:
         except Exception as exc:  # the action failed: refused, and why
             refused, detail = True, _describe(exc)
         send({"check": name, "refused": refused, "detail": detail})
+
+
+def _clear_parent_death_signal() -> str:
+    if _prctl(PR_SET_PDEATHSIG, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return "cleared: it would outlive its parent"
 
 
 def _allocate(limit: int) -> tuple[bool, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.engine.ports import LoadOutcome, StrategyResult, TeamCall, TeamCode
 from sandbox.host.collector import Collector, Reply
-from sandbox.host.worker_handle import Lost, Worker
+from sandbox.host.worker_handle import Lost, Worker, WorkerProcess
 from sandbox.host.zygote_handle import WorkerSpawnError, ZygoteHandle
 from sandbox.wire.messages import Call, Load, Loaded, Result
 from sandbox.wire.window import publish_window
@@ -116,11 +116,11 @@ class SandboxRunner:
         uid = self._uids.setdefault(team_id, self._uid_block + len(self._uids))
         config = {"uid": uid, "gid": uid, "memory_bytes": self.settings.memory_bytes}
         try:
-            pid, sock = self._spawn(config)
+            process, sock = self._spawn(config)
         except WorkerSpawnError as error:
             return LoadOutcome(False, "crash", str(error))
         sock.setblocking(False)
-        worker = Worker(team_id, pid, sock, code, expect=Loaded)
+        worker = Worker(team_id, process, sock, code, expect=Loaded)
         policy = self.settings.policy
         load = Load(code.files, code.entry_point, code.params,
                     sorted(policy.allowed), sorted(policy.blocked))  # fmt: skip
@@ -130,7 +130,7 @@ class SandboxRunner:
             return LoadOutcome(False, "crash", f"the worker died while starting: {lost.reason}")
         return worker
 
-    def _spawn(self, config: dict[str, Any]) -> tuple[int, Any]:
+    def _spawn(self, config: dict[str, Any]) -> tuple[WorkerProcess, Any]:
         """A worker from the zygote; a zygote that died is replaced once, loudly."""
         if not self.zygote.alive:
             log.error("SANDBOX: the zygote died (exit %s); starting a new one",

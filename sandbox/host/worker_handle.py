@@ -26,9 +26,38 @@ class Lost:
 
 
 @dataclass(slots=True)
+class WorkerProcess:
+    """A worker process as the host reaches it: through a pidfd where there is one.
+
+    A pidfd names exactly one process whatever PID namespace it lives in, and never a
+    process that later got the same pid; `pid` is the host's view, for diagnostics."""
+
+    pid: int
+    pidfd: int | None = None
+
+    @classmethod
+    def from_pidfd(cls, pidfd: int) -> WorkerProcess:
+        with open(f"/proc/self/fdinfo/{pidfd}") as info:  # "Pid:" in the reader's namespace
+            pid = next(int(line.split()[1]) for line in info if line.startswith("Pid:"))
+        return cls(pid, pidfd)
+
+    def signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, number)
+            elif self.pid > 0:
+                os.kill(self.pid, number)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+@dataclass(slots=True)
 class Worker:
     team_id: str
-    pid: int
+    process: WorkerProcess
     sock: socket.socket  # non-blocking: the host never waits on one worker
     code: TeamCode
     expect: type = object  # the final frame owed this round: Loaded or Result
@@ -73,17 +102,20 @@ class Worker:
     def begin_call(self) -> None:
         self.requests, self.host_seconds = 0, 0.0
 
+    @property
+    def pid(self) -> int:
+        """The worker's pid as the host sees it."""
+        return self.process.pid
+
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self.process.signal(signal.SIGKILL)
+        self.process.close()
         self.sock.close()
 
     def pause(self) -> None:
         """Between calls (and at a deadline) a worker is stopped: it can neither burn a core
         nor send anything until the host wakes it."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGSTOP)
+        self.process.signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGCONT)
+        self.process.signal(signal.SIGCONT)

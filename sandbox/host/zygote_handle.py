@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import socket
@@ -12,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox.host.worker_handle import WorkerProcess
 from sandbox.wire import framing as protocol
+
+log = logging.getLogger(__name__)
 
 START_TIMEOUT = 120.0  # importing numpy and pandas on a cold, busy machine
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -46,24 +50,33 @@ class ZygoteHandle:
             cwd="/",
         )
         child.close()
-        ready = self._receive(time.monotonic() + START_TIMEOUT, "start")
-        self.pid = ready[0]["pid"]
-        self.missing_modules: list[str] = ready[0].get("missing", [])
+        ready = self._receive(time.monotonic() + START_TIMEOUT, "start")[0]
+        self.pid = self.process.pid  # inside its namespace the zygote is pid 1
+        self.missing_modules: list[str] = ready.get("missing", [])
+        self.in_namespace = bool(ready.get("namespace"))
+        self.lifetime = str(ready.get("lifetime", ""))  # what ends the workers with the host
+        if not self.in_namespace:
+            log.warning("SANDBOX DEGRADED: %s; stray workers are stopped by their parent-death "
+                        "signal alone (seccomp refuses clearing it)", self.lifetime)  # fmt: skip
 
-    def spawn(self, config: dict[str, Any]) -> tuple[int, socket.socket]:
-        """Fork a worker; returns its pid and the host's end of its channel."""
+    def spawn(self, config: dict[str, Any]) -> tuple[WorkerProcess, socket.socket]:
+        """Fork a worker; returns its process and the host's end of its channel."""
         try:
             protocol.send(self._host, {"op": "spawn", "config": config})
         except OSError as error:  # the zygote is gone (killed, crashed)
             raise WorkerSpawnError(f"the sandbox zygote is not running: {error}") from error
         message, fds = self._receive(time.monotonic() + START_TIMEOUT, "fork a worker")
-        if message.get("op") != "spawned" or len(fds) != 1:
+        if message.get("op") != "spawned" or len(fds) not in (1, 2):
             for fd in fds:
                 os.close(fd)
             raise WorkerSpawnError(f"unexpected answer from the zygote: {message}")
         sock = socket.socket(fileno=fds[0])
-        sock.setblocking(True)
-        return int(message["pid"]), sock
+        if len(fds) == 2:
+            return WorkerProcess.from_pidfd(fds[1]), sock
+        if self.in_namespace:  # a pid from inside the namespace means nothing out here
+            sock.close()
+            raise WorkerSpawnError("the zygote sent no pidfd for a worker in its namespace")
+        return WorkerProcess(int(message["pid"])), sock
 
     def _receive(self, deadline: float, what: str) -> tuple[dict[str, Any], list[int]]:
         with selectors.DefaultSelector() as selector:

@@ -2,6 +2,10 @@
 
 `harden()` runs in the worker right after fork, before any team code, in this order:
 
+0. pid_namespace  not a step but a fact reported with the layers: the worker lives in the
+                  zygote's own PID namespace, whose init the zygote is (see
+                  `become_namespace_init`), so when the zygote dies (it dies with the host)
+                  the kernel kills every worker, whatever a worker did to itself.
 1. fds            close every inherited descriptor but the channel (other teams' pipes, host
                   sockets); verified via /proc/self/fd, readable only before the chroot and
                   before setuid (a process that drops from root is no longer dumpable).
@@ -19,7 +23,9 @@
                   ignores it for root and counts every task (threads too) of the real uid.
 9. no_new_privs   needed for an unprivileged seccomp filter; alone it still stops setuid
                   binaries from granting privileges should seccomp be missing.
-10. seccomp       last: it refuses unshare, chroot, setuid and setrlimit, used above.
+10. seccomp       last: it refuses unshare, chroot, setuid and setrlimit, used above, and the
+                  prctl options that would undo a protection (clearing the parent-death
+                  signal, becoming dumpable or a subreaper, letting another process trace).
 
 A layer the kernel refuses is recorded as inactive with the reason and logged loudly, and the
 remaining layers still run. Stdio is closed too, so the worker sends the returned
@@ -34,6 +40,7 @@ import errno
 import logging
 import os
 import resource
+import signal
 import stat
 import sys
 from collections.abc import Callable, Mapping
@@ -46,10 +53,11 @@ log = logging.getLogger(__name__)
 DEFAULT_CHROOT_DIR = "/run/strategy-arena-empty"
 PROBE_UID = 19999  # below the team range (20000 + n): the probe never shares a team's NPROC
 LAYER_NAMES = (
-    "fds", "environment", "net_namespace", "ipc_namespace", "chroot",
+    "pid_namespace", "fds", "environment", "net_namespace", "ipc_namespace", "chroot",
     "rlimits", "uid", "nproc", "no_new_privs", "seccomp",
 )  # fmt: skip
 CLONE_THREAD, CLONE_NEWIPC, CLONE_NEWNET = 0x00010000, 0x08000000, 0x40000000
+CLONE_NEWPID = 0x20000000
 # NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: no namespaces via clone either.
 _CLONE_NEW = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_SECCOMP = 1, 2, 21
@@ -103,6 +111,16 @@ _CHANNEL_ONLY = {
 }  # fmt: skip
 # Signals only to this process (argument 0 = pid); raise() and pthread_kill use tgkill.
 _SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+# prctl options that would undo a protection: clearing the parent-death signal, becoming
+# dumpable (ptrace, /proc/<pid>/mem), keeping capabilities across setuid, changing securebits,
+# rewriting the process's memory map, adopting orphans, naming a tracer, weakening the
+# speculation mitigations. Everything else prctl does (thread names, reading settings,
+# another seccomp filter, which only restricts) stays allowed: pyarrow names its threads.
+_REFUSED_PRCTL = {
+    "PR_SET_PDEATHSIG": 1, "PR_SET_DUMPABLE": 4, "PR_SET_KEEPCAPS": 8,
+    "PR_SET_SECUREBITS": 28, "PR_SET_MM": 35, "PR_SET_CHILD_SUBREAPER": 36,
+    "PR_SET_SPECULATION_CTRL": 53, "PR_SET_PTRACER": 0x59616D61,
+}  # fmt: skip
 # Unknown to libseccomp 2.5.4; numbers from 424 on are the same on every architecture.
 _LATE = {"statmount": 457, "listmount": 458, "setxattrat": 463, "removexattrat": 466,
          "open_tree_attr": 467, "file_setattr": 469}  # fmt: skip
@@ -197,6 +215,7 @@ def harden(config: HardeningConfig) -> LayerReport:
         with contextlib.suppress(Exception):
             _pyseccomp()
     steps: list[tuple[str, bool, Callable[[], str]]] = [
+        ("pid_namespace", True, _pid_namespace),
         ("fds", True, lambda: _close_fds(cfg.channel_fd)),
         ("environment", True, _clear_environment),
         ("net_namespace", cfg.network_namespace, lambda: _unshare(CLONE_NEWNET, "net")),
@@ -217,6 +236,47 @@ def harden(config: HardeningConfig) -> LayerReport:
         if not report.layers[-1].active:
             log.warning("SANDBOX LAYER INACTIVE: %s: %s", name, report.layers[-1].detail)
     return report
+
+
+def become_namespace_init() -> str:
+    """Move into a new PID namespace as its init (pid 1); returns only in the init.
+
+    unshare(CLONE_NEWPID) puts the caller's *children* in the new namespace, so the caller
+    forks: the child is pid 1 there and returns; the parent stays behind, waits for it and
+    exits with its status. The init asks for SIGKILL when that parent dies; when the init
+    dies, the kernel kills every process of the namespace, whatever each did to itself.
+    """
+    if _libc_unshare(CLONE_NEWPID) != 0:
+        raise _libc_error("unshare(pid)")
+    child = os.fork()
+    if child:  # the parent, outside: mirror the init's life, and its death
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+        os._exit(code & 0xFF)
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise _libc_error("PR_SET_PDEATHSIG")
+    if os.getppid() == 0 and os.getpid() == 1:  # the parent is outside: none to see
+        return "init (pid 1) of its own PID namespace"
+    raise RuntimeError(f"not the namespace's init: pid {os.getpid()}")
+
+
+def _pid_namespace() -> str:
+    """Whether this process lives in a PID namespace below the host's (a fact, not a step)."""
+    with open("/proc/self/status") as status:
+        line = next((ln for ln in status if ln.startswith("NSpid:")), "NSpid:")
+    pids = line.split()[1:]
+    if len(pids) < 2:
+        raise RuntimeError(
+            "in the host's PID namespace: a worker outlives a dead zygote unless its "
+            "parent-death signal (locked by seccomp) fires"
+        )
+    return (
+        f"pid {pids[-1]} in the zygote's PID namespace ({pids[0]} outside): "
+        "it dies with the zygote, whatever it does to itself"
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -405,11 +465,14 @@ def _install_seccomp(channel_fd: int) -> str:
     for name in _SELF_ONLY:
         refuse(eperm, name, sc.Arg(0, sc.NE, os.getpid()))
     refuse(eperm, "prlimit64", sc.Arg(2, sc.NE, 0))  # reading limits is fine, setting is not
+    for option in _REFUSED_PRCTL.values():
+        refuse(eperm, "prctl", sc.Arg(0, sc.EQ, option))
     flt.load()
     if _prctl(PR_GET_SECCOMP) != 2:
         raise RuntimeError("filter loaded, yet PR_GET_SECCOMP is not 2")
     return (
         f"default ALLOW; EPERM: {len(set(_REFUSED) - absent)} calls, clone without "
-        f"CLONE_THREAD, writes/sends except on fd {channel_fd}, signals to others, setting limits; "
+        f"CLONE_THREAD, writes/sends except on fd {channel_fd}, signals to others, setting limits, "
+        f"{len(_REFUSED_PRCTL)} prctl options (the parent-death signal among them); "
         f"clone3 ENOSYS; other ABIs killed" + (f"; n/a here: {sorted(absent)}" if absent else "")
     )

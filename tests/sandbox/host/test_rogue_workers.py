@@ -25,6 +25,7 @@ from app.engine.ports import StrategyResult, TeamCall, TeamCode
 from app.market.history import HistoryAPI
 from app.market.store import BarStore
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
+from sandbox.host.worker_handle import WorkerProcess
 from sandbox.wire.messages import MAX_ERROR_CHARS, MAX_PRINTED_CHARS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -89,10 +90,7 @@ class RogueRunner(SandboxRunner):
         )
         worker_end.close()
         self.started.append(process)
-        return self._wrap_spawned(process.pid, host_end)
-
-    def _wrap_spawned(self, pid: int, sock: Any) -> Any:
-        return pid, sock
+        return WorkerProcess(process.pid), host_end
 
     def close(self) -> None:
         super().close()

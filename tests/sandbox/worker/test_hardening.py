@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import logging
 import mmap
 import os
@@ -56,6 +57,11 @@ def kernel() -> dict[str, bool]:
     return probe.kernel_supports()  # also imports pyseccomp here, in the parent
 
 
+@functools.cache
+def namespaces_work() -> bool:
+    return probe.kernel_supports()["pid_namespace"]
+
+
 def require(kernel: dict[str, bool], *layers: str) -> None:
     if missing := [name for name in layers if not kernel[name]]:
         pytest.skip(f"kernel/privileges do not support: {missing}")
@@ -73,6 +79,7 @@ def run_hardened(
     *,
     before: Callable[[], Any] | None = None,
     send_fds: tuple[int, ...] = (),
+    namespace: bool = True,
     **overrides: Any,
 ) -> Outcome:
     """Fork, harden the child with the test config plus overrides, run body, return its result."""
@@ -82,6 +89,9 @@ def run_hardened(
     if pid == 0:  # the child: never returns into pytest
         code = 1
         try:
+            if namespace and namespaces_work():  # as the zygote does: workers live in its
+                with contextlib.suppress(OSError):  # PID namespace, where the kernel allows
+                    hardening.become_namespace_init()
             state = before() if before else None
             report = hardening.harden(HardeningConfig(channel_fd=child_end.fileno(), **settings))
             message = {"layers": report.as_records(), "result": body(child_end, state)}
@@ -388,6 +398,7 @@ def test_identity_is_the_team_uid(kernel: dict[str, bool]) -> None:
             "signal parent": errno_of(lambda: os.kill(os.getppid(), 0)),
         },
         seccomp=False,  # the refusal to signal the (root) parent comes from the uid alone
+        namespace=False,  # in its own PID namespace, the parent is not even visible
     )
     assert ok(outcome) == {
         "uid": (TEST_UID,) * 3,
@@ -407,6 +418,34 @@ def test_parent_death_signal_survives_the_uid_drop(kernel: dict[str, bool]) -> N
 
     arm = lambda: LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # noqa: E731  (PR_SET_PDEATHSIG)
     assert ok(run_hardened(death_signal, before=arm)) == signal.SIGKILL
+
+
+def test_seccomp_refuses_the_prctl_options_that_would_undo_a_protection(
+    kernel: dict[str, bool],
+) -> None:
+    require(kernel, "seccomp")
+
+    def body(*_: object) -> dict[str, str]:
+        def prctl(option: int, arg: int) -> str:
+            result = LIBC.prctl(option, ctypes.c_ulong(arg), 0, 0, 0)
+            return "succeeded" if result == 0 else errno.errorcode[ctypes.get_errno()]
+
+        name = ctypes.create_string_buffer(b"worker")
+        return {
+            "clear the parent-death signal": prctl(1, 0),  # PR_SET_PDEATHSIG
+            "become dumpable": prctl(4, 1),  # PR_SET_DUMPABLE
+            "become a subreaper": prctl(36, 1),  # PR_SET_CHILD_SUBREAPER
+            "let any process trace it": prctl(0x59616D61, 2**64 - 1),  # PR_SET_PTRACER_ANY
+            "name its thread": prctl(15, ctypes.addressof(name)),  # PR_SET_NAME
+        }
+
+    assert ok(run_hardened(body)) == {
+        "clear the parent-death signal": "EPERM",
+        "become dumpable": "EPERM",
+        "become a subreaper": "EPERM",
+        "let any process trace it": "EPERM",
+        "name its thread": "succeeded",  # pyarrow names its threads: harmless prctls stay
+    }
 
 
 def test_seccomp_limits_signals_and_writes_to_self_and_channel(kernel: dict[str, bool]) -> None:
@@ -597,7 +636,10 @@ def test_refused_unshare_is_reported_and_the_worker_runs(
         assert not outcome.report.active(name)
         assert any(r.detail.startswith("EPERM") for r in outcome.report.layers if r.name == name)
         assert any(f"SANDBOX LAYER INACTIVE: {name}: EPERM" in w for w in result["warnings"])
-    others = [n for n in LAYER_NAMES if kernel[n] and n not in ("net_namespace", "ipc_namespace")]
+    assert not outcome.report.active("pid_namespace")  # the same unshare, refused too
+    assert any("SANDBOX LAYER INACTIVE: pid_namespace" in w for w in result["warnings"])
+    refused = ("net_namespace", "ipc_namespace", "pid_namespace")
+    others = [n for n in LAYER_NAMES if kernel[n] and n not in refused]
     assert all(outcome.report.active(name) for name in others), outcome.report.as_table()
 
 
