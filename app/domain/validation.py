@@ -2,7 +2,8 @@
 
 Every check uses the host's reference price (the last close), never a price the
 strategy chose. Quantities are checked cumulatively over the team's signals of the
-minute, so ten buys that each fit but together overspend are caught.
+minute, so ten buys that each fit but together overspend are caught. A message quotes the
+team's values through `app.domain.bounds`, so it stays within MAX_MESSAGE_CHARS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from app.domain.bounds import (
+    MAX_MESSAGE_CHARS,
+    MAX_SYMBOL_CHARS,
+    amount,
+    clip,
+    name_some,
+    quote,
+    signal_copy,
+)
 from app.domain.models import Intent, OrderType, Rejection, Side
 from app.domain.numbers import canonical
 from app.domain.portfolio import ZERO, Portfolio
@@ -93,7 +103,7 @@ def parse_signals(
         try:
             intents.append(_parse_signal(team_id, index, signal, reference_prices, rules))
         except SignalError as error:
-            rejections.append(Rejection(team_id, index, str(error), _shorten(signal)))
+            rejections.append(_rejection(team_id, index, error, signal_copy(signal)))
     if len(signals) > limit:
         extra = len(signals) - limit
         reason = f"too many signals: at most {limit} per minute; {extra} more were ignored"
@@ -121,7 +131,7 @@ def apply_budget(
         try:
             _check_and_spend(intent, budget, reference_prices[intent.symbol], rules)
         except SignalError as error:
-            rejections.append(Rejection(intent.team_id, intent.signal_index, str(error)))
+            rejections.append(_rejection(intent.team_id, intent.signal_index, error))
         else:
             accepted.append(intent)
     return accepted, rejections
@@ -136,17 +146,19 @@ def _parse_signal(
 ) -> Intent:
     if not isinstance(signal, dict):
         raise SignalError(f"a signal must be a dict, got {type(signal).__name__}")
-    unknown = sorted(str(k) for k in signal if k not in ALLOWED_FIELDS)
+    unknown = sorted((key for key in signal if key not in ALLOWED_FIELDS), key=_field_order)
     if unknown:
-        raise SignalError(f"unknown field(s) {', '.join(unknown)}; allowed: {_allowed()}")
+        raise SignalError(f"unknown field(s) {name_some(unknown)}; allowed: {_allowed()}")
     symbol = signal.get("symbol")
     if not isinstance(symbol, str) or not symbol:
         raise SignalError("'symbol' is required and must be a non-empty string")
     if symbol not in reference_prices:
-        raise SignalError(f"unknown symbol {symbol!r}: not in this competition's universe")
+        raise SignalError(
+            f"unknown symbol {quote(symbol, MAX_SYMBOL_CHARS)}: not in this competition's universe"
+        )
     action = signal.get("action")
     if action not in ("buy", "sell"):
-        raise SignalError(f"'action' must be 'buy' or 'sell', got {action!r}")
+        raise SignalError(f"'action' must be 'buy' or 'sell', got {quote(action)}")
     quantity = _positive_decimal(signal.get("quantity"), "quantity")
     _check_fraction(quantity, rules, symbol)
     order_type, limit_price = _order_type(signal)
@@ -168,7 +180,7 @@ def _parse_signal(
 def _order_type(signal: dict) -> tuple[OrderType, Decimal | None]:
     raw_type = signal.get("order_type", "market")
     if raw_type not in ("market", "limit"):
-        raise SignalError(f"'order_type' must be 'market' or 'limit', got {raw_type!r}")
+        raise SignalError(f"'order_type' must be 'market' or 'limit', got {quote(raw_type)}")
     order_type = OrderType(raw_type)
     raw_limit = signal.get("limit_price")
     if order_type is OrderType.LIMIT:
@@ -185,15 +197,15 @@ def _positive_decimal(value: object, name: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise SignalError(f"'{name}' must be a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise SignalError(f"'{name}' must be a finite number, got {value}")
+        raise SignalError(f"'{name}' must be a finite number, got {value}")  # nan, inf
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError) as error:
-        raise SignalError(f"'{name}' is not a valid number: {value!r}") from error
+        raise SignalError(f"'{name}' is not a valid number: {quote(value)}") from error
     if not number.is_finite():
-        raise SignalError(f"'{name}' must be a finite number, got {value}")
+        raise SignalError(f"'{name}' must be a finite number, got {_number(value)}")
     if number <= 0:
-        raise SignalError(f"'{name}' must be greater than 0, got {value}")
+        raise SignalError(f"'{name}' must be greater than 0, got {_number(value)}")
     return canonical(number)
 
 
@@ -201,14 +213,19 @@ def _check_fraction(quantity: Decimal, rules: TradingRules, symbol: str) -> None
     if quantity == quantity.to_integral_value():
         return
     if not rules.allow_fractional:
-        raise SignalError(f"fractional quantity {quantity} is not allowed: use whole shares")
+        raise SignalError(
+            f"fractional quantity {amount(quantity)} is not allowed: use whole shares"
+        )
     if symbol in rules.not_fractionable:
         raise SignalError(
-            f"fractional quantity {quantity}: the broker trades {symbol} in whole shares only"
+            f"fractional quantity {amount(quantity)}: the broker trades {symbol} "
+            "in whole shares only"
         )
     exponent = quantity.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS:
-        raise SignalError(f"quantity {quantity} has more than {MAX_FRACTION_DIGITS} decimals")
+        raise SignalError(
+            f"quantity {amount(quantity)} has more than {MAX_FRACTION_DIGITS} decimals"
+        )
 
 
 def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: TradingRules) -> None:
@@ -217,35 +234,36 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
         cost = intent.quantity * price
         if cost > budget.cash:
             raise SignalError(
-                f"insufficient cash: buying {intent.quantity} {intent.symbol} at the reference "
-                f"price {price} costs {cost}, available {budget.cash}"
+                f"insufficient cash: buying {amount(intent.quantity)} {intent.symbol} at the "
+                f"reference price {price} costs {amount(cost)}, available {budget.cash}"
             )
         budget.cash -= cost
         return
     held = budget.sellable.get(intent.symbol, ZERO)
     if not rules.allow_short and intent.quantity > held:
         raise SignalError(
-            f"selling {intent.quantity} {intent.symbol} but only {max(held, ZERO)} held "
+            f"selling {amount(intent.quantity)} {intent.symbol} but only {max(held, ZERO)} held "
             "(short selling is not allowed in this competition)"
         )
     short_part = intent.quantity - max(held, ZERO)
     if short_part > 0:
         if intent.symbol in rules.not_shortable:
             raise SignalError(
-                f"selling {intent.quantity} {intent.symbol} would open a short of {short_part}, "
-                f"but the broker does not lend {intent.symbol} (not shortable)"
+                f"selling {amount(intent.quantity)} {intent.symbol} would open a short of "
+                f"{amount(short_part)}, but the broker does not lend {intent.symbol} "
+                "(not shortable)"
             )
         if short_part != short_part.to_integral_value():
             raise SignalError(
-                f"selling {intent.quantity} {intent.symbol} would open a fractional short "
-                f"of {short_part}; shorts must be whole shares"
+                f"selling {amount(intent.quantity)} {intent.symbol} would open a fractional short "
+                f"of {amount(short_part)}; shorts must be whole shares"
             )
         # A short is collateralised by cash at the reference price, like a buy of the same size.
         collateral = short_part * price
         if collateral > budget.cash:
             raise SignalError(
-                f"insufficient cash to short {short_part} {intent.symbol}: collateral at the "
-                f"reference price {price} is {collateral}, available {budget.cash}"
+                f"insufficient cash to short {amount(short_part)} {intent.symbol}: collateral "
+                f"at the reference price {price} is {amount(collateral)}, available {budget.cash}"
             )
         budget.cash -= collateral
     budget.sellable[intent.symbol] = held - intent.quantity
@@ -255,7 +273,18 @@ def _allowed() -> str:
     return ", ".join(sorted(ALLOWED_FIELDS))
 
 
-def _shorten(signal: object) -> object:
-    """A readable, bounded copy of a rejected signal for the team's error log."""
-    text = repr(signal)
-    return text if len(text) <= 300 else text[:297] + "..."
+def _field_order(key: object) -> tuple[bool, str]:
+    # Sorted, the same fields are named whatever order the dict arrived in; keys from the
+    # sandbox are strings, others sort after them by type (str() of some cannot be taken).
+    return (False, key) if type(key) is str else (True, type(key).__name__)
+
+
+def _number(value: int | float | Decimal) -> str:
+    return amount(value) if isinstance(value, Decimal) else quote(value)
+
+
+def _rejection(
+    team_id: str, index: int, error: SignalError, signal: str | None = None
+) -> Rejection:
+    # Numbers and host text can still add up: the cap holds whatever a message quotes.
+    return Rejection(team_id, index, clip(str(error), MAX_MESSAGE_CHARS), signal)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from app.domain.bounds import amount
 from app.domain.limits import MAX_RESTING_PER_TEAM, is_marketable, release_marketable
 from app.domain.models import Bar, Intent, Rejection
 from app.domain.netting import plan_blocks
@@ -359,7 +360,8 @@ class Engine:
         for book in self.books.values():
             for intent in book.resting_limits:
                 message = (
-                    f"limit {intent.side} {intent.quantity} {intent.symbol} @ {intent.limit_price} "
+                    f"limit {intent.side} {amount(intent.quantity)} {intent.symbol} "
+                    f"@ {amount(intent.limit_price or ZERO)} "
                     "expired at the session's close without reaching its price"
                 )
                 self.ledger.error(

@@ -1,4 +1,8 @@
-"""The shapes of ledger lines: one function per kind of line, so every writer agrees."""
+"""The shapes of ledger lines: one function per kind of line, so every writer agrees.
+
+A team's text (messages, printed output, tracebacks, a rejected signal) enters a line only
+here, cut to the caps of `app.domain.bounds`; the ledger writer caps whole lines too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.domain.bounds import (
+    MAX_ERROR_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_PRINTED_CHARS,
+    MAX_SIGNAL_CHARS,
+    clip,
+    signal_copy,
+)
 from app.domain.metrics import PerformanceMetrics
 from app.domain.models import Allocation, Fill, Order, Rejection
 from app.domain.portfolio import FillEffect, Portfolio, Position
@@ -112,8 +124,8 @@ def rejection_record(moment: datetime, rejection: Rejection, version: str) -> di
         "team_id": rejection.team_id,
         "kind": "rejected_signal",
         "signal_index": rejection.signal_index,
-        "message": rejection.reason,
-        "signal": rejection.signal,
+        "message": clip(rejection.reason, MAX_MESSAGE_CHARS),
+        "signal": _signal(rejection.signal),
         "strategy_version": version,
     }
 
@@ -126,10 +138,19 @@ def fault_record(
         "timestamp": moment,
         "team_id": team_id,
         "kind": kind,
-        "message": message,
-        "printed": printed,
+        "message": clip(message, MAX_ERROR_CHARS),
+        "printed": clip(printed, MAX_PRINTED_CHARS),
         "strategy_version": version,
     }
+
+
+def _signal(signal: object) -> str | None:
+    """The bounded copy validation made, or one made here: never the team's raw object."""
+    if signal is None:
+        return None
+    if type(signal) is str:
+        return clip(signal, MAX_SIGNAL_CHARS)
+    return signal_copy(signal)
 
 
 def journal_submit_record(

@@ -215,7 +215,10 @@ class JsonlAppender:
 
     def append(self, record: dict[str, Any]) -> None:
         """Encode `record` and write its line in one call."""
-        line = encode_line(record)
+        self.append_line(encode_line(record))
+
+    def append_line(self, line: bytes) -> None:
+        """Write one line made by `encode_line` (for a caller that measured it first)."""
         if self._fd is None:
             self.open()
         assert self._fd is not None

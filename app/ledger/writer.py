@@ -1,14 +1,23 @@
-"""The one writer of a data directory's ledgers: per-owner JSONL files and the order journal."""
+"""The one writer of a data directory's ledgers: per-owner JSONL files and the order journal.
+
+A team's ledgers grow by a bounded amount each minute (between `end_tick` calls), however it
+behaves: its error lines (faults, rejections, printed output, events), which carry its own
+text, are capped per line and per minute; the books' lines (trades, snapshots, metrics) are
+host-made, bounded by the rules, and never dropped. The account's lines are host-only data
+and have no quota. See docs/decisions/0020-bounded-records.md.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from app.ledger.jsonl import JsonlAppender, TornLineRepair
+from app.ledger.jsonl import JsonlAppender, TornLineRepair, encode_line
 from app.ledger.paths import (
     ACCOUNT,
     ERRORS,
@@ -19,10 +28,38 @@ from app.ledger.paths import (
     portfolio_day_path,
 )
 
-__all__ = ["ACCOUNT", "Durability", "LedgerWriter"]
+__all__ = [
+    "ACCOUNT",
+    "MAX_TEAM_LINE_BYTES",
+    "TEAM_BYTES_PER_MINUTE",
+    "TEAM_ERROR_BYTES_PER_MINUTE",
+    "Durability",
+    "LedgerWriter",
+]
 
+log = logging.getLogger(__name__)
 Durability = Literal["tick", "close"]
 DEFAULT_MAX_OPEN = 512
+# A team's error lines: one line, and all of them in a minute. A 16,000-character traceback
+# is about 16.5 KB; the per-minute quota leaves room for the books' lines within the bound.
+MAX_TEAM_LINE_BYTES = 24 * 1024
+TEAM_ERROR_BYTES_PER_MINUTE = 32 * 1024
+# The bound on all of a team's lines in a minute: the books' lines are never dropped, so a
+# team whose snapshot alone is bigger (hundreds of positions) passes it, with a warning.
+TEAM_BYTES_PER_MINUTE = 64 * 1024
+LIMIT_KIND = "ledger_limit"
+_SHORT = 64  # a field copied into a replacement line
+
+
+@dataclass(slots=True)
+class _Minute:
+    """What one team has written since the last `end_tick`."""
+
+    written: int = 0  # bytes of all its lines
+    errors: int = 0  # bytes of its error lines
+    dropped_lines: int = 0
+    dropped_bytes: int = 0
+    timestamp: Any = None  # of the first line dropped
 
 
 class LedgerWriter:
@@ -58,12 +95,14 @@ class LedgerWriter:
         self._journal: JsonlAppender | None = None
         self._journal_dirty = False
         self._closed = False
+        self._minute: dict[str, _Minute] = {}  # per team, since the last end_tick
+        self._warned: set[str] = set()  # teams already reported over TEAM_BYTES_PER_MINUTE
 
     # -- the records -------------------------------------------------------------------
 
     def trade(self, owner: str | None, record: dict[str, Any]) -> None:
         """One allocated fill of a team (or one fill of the account)."""
-        self._append(self._path(owner, TRADES), record)
+        self._write(owner, self._path(owner, TRADES), encode_line(record))
 
     def portfolio(self, owner: str | None, day: date, record: dict[str, Any]) -> None:
         """One per-minute snapshot, into that day's file."""
@@ -75,14 +114,24 @@ class LedgerWriter:
                 self._retire(portfolio_day_path(folder, previous))
             self._paths[(owner, "portfolio-day")] = portfolio_day_path(folder, day)
             self._portfolio_day[owner] = day
-        self._append(self._paths[(owner, "portfolio-day")], record)
+        self._write(owner, self._paths[(owner, "portfolio-day")], encode_line(record))
 
     def metrics(self, owner: str | None, record: dict[str, Any]) -> None:
-        self._append(self._path(owner, METRICS), record)
+        self._write(owner, self._path(owner, METRICS), encode_line(record))
 
     def error(self, owner: str | None, record: dict[str, Any]) -> None:
-        """A strategy fault or a rejected signal."""
-        self._append(self._path(owner, ERRORS), record)
+        """A strategy fault, a rejected signal, printed output or an event.
+
+        A team's line over MAX_TEAM_LINE_BYTES is replaced by a short line saying so; once a
+        team's error lines of the minute would pass TEAM_ERROR_BYTES_PER_MINUTE, the rest of
+        the minute's are dropped and counted, and `end_tick` writes one line saying so.
+        """
+        path = self._path(owner, ERRORS)
+        line: bytes | None = encode_line(record)
+        if owner is not None:
+            line = self._admit(owner, record, line)
+        if line is not None:
+            self._write(owner, path, line)
 
     def journal(self, record: dict[str, Any], sync: bool = True) -> None:
         """Append to the write-ahead order journal.
@@ -112,7 +161,11 @@ class LedgerWriter:
     # -- tick and lifetime -------------------------------------------------------------
 
     def end_tick(self) -> None:
-        """Flush every file written during the tick, and fsync it under tick durability."""
+        """Flush every file written during the tick, and fsync it under tick durability.
+
+        This ends a team's minute: what its quota dropped is noted, and the quota starts over.
+        """
+        self._close_minute()
         if self._journal_dirty and self._journal is not None:
             self._journal.fsync()  # first: the ledger lines must never outlive their record
             self._journal_dirty = False
@@ -127,6 +180,7 @@ class LedgerWriter:
         """Flush, fsync and close every file; the writer cannot be used afterwards."""
         if self._closed:
             return
+        self._close_minute()
         for path in list(self._open):
             self._retire(path)
         if self._journal is not None:
@@ -168,7 +222,47 @@ class LedgerWriter:
         if repair is not None:
             self.repairs.append(repair)
 
-    def _append(self, path: Path, record: dict[str, Any]) -> None:
+    def _admit(self, owner: str, record: dict[str, Any], line: bytes) -> bytes | None:
+        """The line to write for a team's error record, or None when its minute is full."""
+        size = len(line)
+        if size > MAX_TEAM_LINE_BYTES:
+            line = encode_line(_not_written(record, size))
+        minute = self._team_minute(owner)
+        if minute.dropped_lines or minute.errors + len(line) > TEAM_ERROR_BYTES_PER_MINUTE:
+            # Nothing more this minute, not even a short line: what follows a gap would mislead.
+            minute.dropped_lines += 1
+            minute.dropped_bytes += size
+            if minute.timestamp is None:
+                minute.timestamp = record.get("timestamp")
+            return None
+        minute.errors += len(line)
+        return line
+
+    def _team_minute(self, owner: str) -> _Minute:
+        minute = self._minute.get(owner)
+        if minute is None:
+            minute = self._minute[owner] = _Minute()
+        return minute
+
+    def _close_minute(self) -> None:
+        """Note each team's dropped lines; warn of a team whose books passed the bound."""
+        for owner, minute in list(self._minute.items()):
+            if minute.dropped_lines:
+                self._write(
+                    owner, self._path(owner, ERRORS), encode_line(_limit_note(owner, minute))
+                )
+            if minute.written > TEAM_BYTES_PER_MINUTE and owner not in self._warned:
+                self._warned.add(owner)  # once: a big book stays big every minute
+                log.warning(
+                    "team %s wrote %d bytes of ledger lines in one minute, over the bound of "
+                    "%d: its books' lines (never dropped) are that big; reported once",
+                    owner,
+                    minute.written,
+                    TEAM_BYTES_PER_MINUTE,
+                )
+        self._minute.clear()
+
+    def _write(self, owner: str | None, path: Path, line: bytes) -> None:
         self._check_open()
         appender = self._open.get(path)
         if appender is None:
@@ -179,8 +273,10 @@ class LedgerWriter:
             self._open[path] = appender
         else:
             self._open.move_to_end(path)
-        appender.append(record)
+        appender.append_line(line)
         self._dirty.add(path)
+        if owner is not None:  # on every line's path: one lookup when the minute has begun
+            (self._minute.get(owner) or self._team_minute(owner)).written += len(line)
 
     def _retire(self, path: Path) -> None:
         """Flush, fsync and close one appender (eviction, day change or close)."""
@@ -191,3 +287,37 @@ class LedgerWriter:
         appender.fsync()
         appender.close()
         self._dirty.discard(path)
+
+
+def _short(value: Any) -> Any:
+    return value[:_SHORT] if isinstance(value, str) else value
+
+
+def _not_written(record: dict[str, Any], size: int) -> dict[str, Any]:
+    """What replaces a team's line over MAX_TEAM_LINE_BYTES."""
+    return {
+        "timestamp": record.get("timestamp"),
+        "team_id": _short(record.get("team_id")),
+        "kind": _short(record.get("kind")),
+        "message": (
+            f"not written: this line was {size:,} bytes, over the ledger's limit of "
+            f"{MAX_TEAM_LINE_BYTES:,} bytes a line"
+        ),
+        "line_bytes": size,
+    }
+
+
+def _limit_note(owner: str, minute: _Minute) -> dict[str, Any]:
+    """The line that says what a team's per-minute quota dropped."""
+    return {
+        "timestamp": minute.timestamp,
+        "team_id": owner,
+        "kind": LIMIT_KIND,
+        "message": (
+            f"{minute.dropped_lines} line(s) of this minute's errors and output "
+            f"({minute.dropped_bytes:,} bytes) were not written: a team's error log takes "
+            f"at most {TEAM_ERROR_BYTES_PER_MINUTE:,} bytes a minute"
+        ),
+        "dropped_lines": minute.dropped_lines,
+        "dropped_bytes": minute.dropped_bytes,
+    }

@@ -9,7 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from app.domain.bounds import MAX_MESSAGE_CHARS, MAX_SIGNAL_CHARS, MAX_SYMBOL_CHARS
 from app.domain.models import Intent, OrderType, Side
 from app.domain.numbers import canonical, price_from_float
 from app.domain.portfolio import Portfolio
@@ -119,7 +122,7 @@ def test_a_signal_that_is_not_a_dict_is_refused(signal: object) -> None:
 
 def test_unknown_field_is_refused_and_named() -> None:
     rejection = only_rejection({"symbol": "AAPL", "action": "buy", "qty": 1})
-    assert "unknown field(s) qty" in rejection.reason
+    assert "unknown field(s) 'qty'" in rejection.reason
     assert "quantity" in rejection.reason  # the allowed fields are listed
 
 
@@ -138,8 +141,9 @@ def test_a_rejection_keeps_a_readable_copy_of_the_signal() -> None:
 def test_the_copy_of_a_huge_rejected_signal_is_bounded() -> None:
     rejection = only_rejection(buy(1, junk="x" * 10_000))
     assert isinstance(rejection.signal, str)
-    assert len(rejection.signal) <= 300
-    assert rejection.signal.endswith("...")
+    assert len(rejection.signal) <= MAX_SIGNAL_CHARS
+    assert "'junk': 'xxx" in rejection.signal
+    assert "..." in rejection.signal
 
 
 @pytest.mark.parametrize(
@@ -316,6 +320,86 @@ def test_reason_is_kept_and_bounded() -> None:
 def test_non_string_keys_are_reported_as_unknown_fields() -> None:
     rejection = only_rejection({"symbol": "AAPL", "action": "buy", "quantity": 1, 7: "x"})
     assert "unknown field(s) 7" in rejection.reason
+
+
+# --- what a rejection repeats of a team's data is bounded --------------------------------
+# The sandbox lets through strings of 1,000 characters and 10,000 items in one output;
+# the messages quote such values cut short, never in full.
+
+WIDE_KEY = "x" * 990
+
+
+def test_a_signal_with_hundreds_of_long_unknown_fields_names_three_and_counts_the_rest():
+    signal = buy(1) | {f"{i:03d}{WIDE_KEY}": i for i in range(900)}
+    rejection = only_rejection(signal)
+    assert len(rejection.reason) <= MAX_MESSAGE_CHARS
+    assert rejection.reason.startswith("unknown field(s) '000xxx")
+    assert "'001xxx" in rejection.reason
+    assert "'002xxx" in rejection.reason
+    assert "and 897 more; allowed: action, limit_price" in rejection.reason
+    assert len(rejection.signal) <= MAX_SIGNAL_CHARS
+
+
+def test_an_action_that_is_a_long_list_is_quoted_short():
+    rejection = only_rejection({"symbol": "AAPL", "action": ["a" * 990] * 900, "quantity": 1})
+    assert len(rejection.reason) <= MAX_MESSAGE_CHARS
+    assert rejection.reason.startswith("'action' must be 'buy' or 'sell', got ['aaa")
+
+
+def test_a_long_order_type_is_quoted_short():
+    rejection = only_rejection(buy(1, order_type="l" * 1000, limit_price=1))
+    assert len(rejection.reason) <= MAX_MESSAGE_CHARS
+    assert rejection.reason.startswith("'order_type' must be 'market' or 'limit', got 'lll")
+
+
+def test_an_unknown_symbol_is_quoted_in_at_most_the_symbol_cap():
+    rejection = only_rejection(buy(1, "S" * 1000))
+    quoted = rejection.reason.removeprefix("unknown symbol ").split(": not in")[0]
+    assert quoted.startswith("'SSS")
+    assert len(quoted) <= MAX_SYMBOL_CHARS
+    assert rejection.reason.endswith("not in this competition's universe")
+
+
+def test_a_quantity_near_the_float_limit_is_written_short():
+    rejection = only_rejection(buy(1e308))
+    assert rejection.reason.startswith("insufficient cash: buying 1.000000E+308 AAPL")
+    assert len(rejection.reason) <= 200
+
+
+def test_a_huge_negative_integer_is_refused_without_spelling_it_out():
+    # str() of an int over 4,300 digits raises: the message must not try.
+    rejection = only_rejection(buy(-(10**5000)))
+    assert "'quantity' must be greater than 0" in rejection.reason
+    assert len(rejection.reason) <= MAX_MESSAGE_CHARS
+
+
+# What a strategy's output can be once it has crossed the sandbox's wire: JSON data, with
+# strings up to the wire's 1,000 characters (long ones built cheaply by repetition).
+TEXT = st.text(max_size=20) | st.builds(str.__mul__, st.characters(), st.integers(0, 1000))
+LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | TEXT
+    | st.sampled_from(["buy", "sell", "market", "limit", "AAPL", "MSFT", ""])
+)
+JUNK = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(TEXT, inner, max_size=5),
+    max_leaves=10,
+)
+FIELD_NAMES = st.sampled_from(["symbol", "action", "quantity", "order_type", "limit_price"])
+SIGNALS = st.dictionaries(FIELD_NAMES | TEXT, JUNK, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(JUNK, SIGNALS, st.lists(SIGNALS | JUNK, max_size=4)))
+def test_no_output_ever_gives_a_rejection_over_the_caps(output: object) -> None:
+    _, rejections = validate(output, FRACTIONAL)
+    for rejection in rejections:
+        assert len(rejection.reason) <= MAX_MESSAGE_CHARS
+        assert rejection.signal is None or len(rejection.signal) <= MAX_SIGNAL_CHARS
 
 
 # --- canonical numbers -----------------------------------------------------------------
@@ -528,7 +612,7 @@ def test_too_many_signals_evaluates_the_first_n_and_summarises_the_rest() -> Non
     intents, rejections = validate(signals, rules)
     assert [i.signal_index for i in intents] == [0, 1]
     assert [r.signal_index for r in rejections] == [2, 3]
-    assert "unknown field(s) bad" in rejections[0].reason
+    assert "unknown field(s) 'bad'" in rejections[0].reason
     summary = rejections[1]
     assert "too many signals" in summary.reason
     assert "at most 3 per minute" in summary.reason

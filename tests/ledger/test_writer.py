@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,14 @@ from typing import Any
 import orjson
 import pytest
 
-from app.ledger.jsonl import read_jsonl
-from app.ledger.writer import ACCOUNT, LedgerWriter
+from app.ledger.jsonl import encode_line, read_jsonl
+from app.ledger.writer import (
+    ACCOUNT,
+    MAX_TEAM_LINE_BYTES,
+    TEAM_BYTES_PER_MINUTE,
+    TEAM_ERROR_BYTES_PER_MINUTE,
+    LedgerWriter,
+)
 
 DAY = date(2026, 3, 12)
 NEXT_DAY = date(2026, 3, 13)
@@ -207,3 +213,175 @@ def test_descriptors_are_not_inherited(data_dir: Path) -> None:
         wanted = str((data_dir / "team/alpha/trades.jsonl").resolve())
         [fd] = [fd for fd, target in targets.items() if target == wanted]
         assert not os.get_inheritable(fd)
+
+
+# -- bounded team lines: a per-line cap and a per-minute quota on error lines -----------------
+
+MOMENT = datetime(2026, 3, 12, 14, 1, tzinfo=UTC)
+
+
+def fault(n: int, size: int, kind: str = "exception") -> dict[str, Any]:
+    """An error line the way the engine writes one, with `size` characters of team text."""
+    return {
+        "timestamp": MOMENT,
+        "team_id": "alpha",
+        "kind": kind,
+        "message": f"{n}:" + "m" * size,
+        "printed": "",
+        "strategy_version": "0123456789ab",
+    }
+
+
+def trade(n: int) -> dict[str, Any]:
+    """A trade line of the size the engine writes (about 480 bytes)."""
+    return {
+        "timestamp": MOMENT,
+        "tick": MOMENT,
+        "team_id": "alpha",
+        "trade_id": f"alpha_202603121401_AAPL_o{n}",
+        "parent_client_order_id": "t1-202603121401-AAPL-o",
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": Decimal("12.345678901"),
+        "price": Decimal("187.123456"),
+        "notional": Decimal("2310.072864123456"),
+        "fee": Decimal("0.01"),
+        "crossed": False,
+        "realized_pnl": Decimal("-123.456789"),
+        "position_after": Decimal("1234.567890123"),
+        "cash_after": Decimal("98765.432109876543"),
+        "strategy_version": "0123456789ab",
+    }
+
+
+def snapshot(symbols: int) -> dict[str, Any]:
+    """A portfolio line holding `symbols` positions."""
+    figure = Decimal("12345.678901")
+    return {
+        "timestamp": MOMENT,
+        "owner": "alpha",
+        "cash": figure,
+        "market_value": figure,
+        "equity": figure,
+        "realized_pnl": figure,
+        "unrealized_pnl": figure,
+        "fees": figure,
+        "positions": {
+            f"SYM{i:02d}": dict.fromkeys(
+                ("quantity", "avg_cost", "price", "market_value", "unrealized_pnl"), figure
+            )
+            for i in range(symbols)
+        },
+    }
+
+
+def file_lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def test_a_team_line_over_the_cap_is_replaced_by_a_short_line_saying_so(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        writer.error("alpha", fault(1, 100))
+        writer.error("alpha", fault(2, MAX_TEAM_LINE_BYTES))
+        writer.error("alpha", fault(3, 100))
+    lines = file_lines(data_dir / "team/alpha/errors.jsonl")
+    assert max(len(line) for line in lines) <= MAX_TEAM_LINE_BYTES
+    first, stub, third = (orjson.loads(line) for line in lines)
+    assert first["message"].startswith("1:")
+    assert third["message"].startswith("3:")
+    assert stub["timestamp"] == "2026-03-12T14:01:00Z"
+    assert (stub["team_id"], stub["kind"]) == ("alpha", "exception")
+    size = len(encode_line(fault(2, MAX_TEAM_LINE_BYTES)))
+    assert stub["line_bytes"] == size
+    assert f"not written: this line was {size:,} bytes" in stub["message"]
+
+
+def test_a_minute_over_the_quota_drops_the_rest_and_one_line_says_how_much(
+    data_dir: Path,
+) -> None:
+    with LedgerWriter(data_dir) as writer:
+        for n in range(100):
+            writer.error("alpha", fault(n, 1000))
+        writer.error("beta", fault(0, 1000))  # another team's quota is its own
+        writer.end_tick()
+    lines = file_lines(data_dir / "team/alpha/errors.jsonl")
+    *kept, note = lines
+    kept_bytes = sum(len(line) for line in kept)
+    assert kept_bytes <= TEAM_ERROR_BYTES_PER_MINUTE
+    assert kept_bytes + len(kept[0]) > TEAM_ERROR_BYTES_PER_MINUTE  # as many as fit
+    assert [orjson.loads(line)["message"].split(":")[0] for line in kept] == [
+        str(n) for n in range(len(kept))
+    ]
+    record = orjson.loads(note)
+    dropped = 100 - len(kept)
+    assert record["kind"] == "ledger_limit"
+    assert record["timestamp"] == "2026-03-12T14:01:00Z"
+    assert record["dropped_lines"] == dropped
+    assert record["dropped_bytes"] == sum(
+        len(encode_line(fault(n, 1000))) for n in range(len(kept), 100)
+    )
+    assert f"{dropped} line(s)" in record["message"]
+    assert len(note) < 400
+    assert len(list(read_jsonl(data_dir / "team/beta/errors.jsonl"))) == 1
+
+
+def test_book_lines_are_never_dropped(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        for n in range(200):
+            writer.error("alpha", fault(n, 1000))
+            writer.trade("alpha", trade(n))
+        writer.portfolio("alpha", DAY, snapshot(400))  # far over any quota on its own
+        writer.metrics("alpha", {"timestamp": MOMENT, "owner": "alpha", "rank": 1})
+        writer.end_tick()
+    folder = data_dir / "team/alpha"
+    assert [r["trade_id"] for r in read_jsonl(folder / "trades.jsonl")] == [
+        trade(n)["trade_id"] for n in range(200)
+    ]
+    assert len(next(read_jsonl(folder / "portfolio/2026-03-12.jsonl"))["positions"]) == 400
+    assert len(list(read_jsonl(folder / "metrics.jsonl"))) == 1
+
+
+def test_the_quota_starts_afresh_every_minute(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        for _minute in range(3):
+            for n in range(100):
+                writer.error("alpha", fault(n, 1000))
+            writer.end_tick()
+    records = list(read_jsonl(data_dir / "team/alpha/errors.jsonl"))
+    notes = [i for i, r in enumerate(records) if r["kind"] == "ledger_limit"]
+    per_minute = notes[0]
+    assert per_minute > 0
+    assert notes == [per_minute, 2 * per_minute + 1, 3 * per_minute + 2]
+    assert records[per_minute + 1]["message"].startswith("0:")
+
+
+def test_the_account_is_host_data_and_has_no_quota(data_dir: Path) -> None:
+    with LedgerWriter(data_dir) as writer:
+        for n in range(100):
+            writer.error(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "message": "b" * 1000})
+            writer.error(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "n": n})
+        writer.end_tick()
+    assert len(list(read_jsonl(data_dir / "account/errors.jsonl"))) == 200
+
+
+def test_a_flooding_team_writes_at_most_64_kib_a_minute_across_its_files(data_dir: Path) -> None:
+    folder = data_dir / "team/alpha"
+    sizes = []
+    with LedgerWriter(data_dir) as writer:
+        for minute in range(5):
+            # A team's worst realistic minute: 20 signals each filled in two parts, a
+            # snapshot over a 41-symbol universe, its metrics; and a flood of team text.
+            for n in range(40):
+                writer.trade("alpha", trade(n))
+            writer.portfolio("alpha", DAY, snapshot(41))
+            writer.metrics("alpha", {"timestamp": MOMENT, "owner": "alpha", "rank": minute})
+            for n in range(50):
+                writer.error("alpha", fault(n, 20_000 if n % 5 == 0 else 3000))
+            writer.error("alpha", fault(99, 200_000))
+            writer.end_tick()
+            sizes.append(sum(p.stat().st_size for p in folder.rglob("*.jsonl")))
+    growth = [b - a for a, b in zip([0, *sizes], sizes, strict=False)]
+    assert max(growth) <= TEAM_BYTES_PER_MINUTE
+    assert min(growth) > 40_000  # the flood did fill the quota
+    for path in folder.rglob("*.jsonl"):
+        assert max(len(line) for line in file_lines(path)) <= MAX_TEAM_LINE_BYTES
