@@ -53,11 +53,19 @@ class SandboxConfig(_Strict):
     blocked_imports: list[str] = []
 
 
+class UploadsConfig(_Strict):
+    """What each team may keep in uploaded versions (decision 0021)."""
+
+    quota_mb: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    max_versions: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+
 class CompetitionConfig(_Strict):
     name: str = "Strategy Arena"
     rules: RulesConfig = RulesConfig()
     broker: BrokerConfig = BrokerConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    uploads: UploadsConfig = UploadsConfig()
     window_minutes: Annotated[int, Field(ge=1, le=5000)] = 390
 
 

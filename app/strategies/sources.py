@@ -6,6 +6,8 @@ import ast
 import hashlib
 from pathlib import Path
 
+from sandbox.worker.compiler import StrategyRejected, parse_module
+
 MAX_TOTAL_BYTES = 5 * 1024 * 1024
 
 
@@ -50,10 +52,11 @@ def main_module(files: dict[str, str]) -> str:
 
 def guess_entry_point(files: dict[str, str]) -> str:
     """The one class of the main module that has a generate_signal method."""
+    main = main_module(files)
     try:
-        tree = ast.parse(files[main_module(files)])
-    except SyntaxError as error:
-        raise StrategySourceError(f"syntax error at line {error.lineno}: {error.msg}") from error
+        tree = parse_module(main, files[main])  # the sandbox's bounded parse: no crash here
+    except StrategyRejected as rejected:
+        raise StrategySourceError(str(rejected)) from None
     classes = [
         node.name
         for node in tree.body

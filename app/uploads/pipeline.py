@@ -1,10 +1,12 @@
 """An upload's way to becoming a team's next version: unpack with limits, the sandbox's static
 checks, a smoke test in the real sandbox on recent bars within the time budget, then the
-store. Any failure returns every reason and leaves the running version untouched."""
+store within the team's quota. Any failure returns every reason and leaves the running
+version untouched."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,8 +18,8 @@ from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.market.synthetic import SyntheticMarket
 from app.strategies.sources import StrategySourceError, guess_entry_point, version_of
-from app.uploads.store import StrategyStore
-from app.uploads.unpack import UploadRejectedError, unpack_upload
+from app.uploads.store import Quota, QuotaExceededError, StrategyStore, version_bytes
+from app.uploads.unpack import Unpacked, UploadRejectedError, unpack_upload
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 from sandbox.worker.compiler import check_strategy
 
@@ -32,15 +34,20 @@ class UploadOutcome:
     problems: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     duplicate: bool = False
+    over_quota: bool = False
 
 
 class UploadPipeline:
     """Validates and stores uploads; one sandbox runner, started on first use."""
 
-    def __init__(self, store: StrategyStore, lake: BarLake, settings: SandboxSettings) -> None:
+    def __init__(
+        self, store: StrategyStore, lake: BarLake, settings: SandboxSettings,
+        quota: Callable[[], Quota] = Quota,
+    ) -> None:  # fmt: skip
         self.store = store
         self.lake = lake
         self.settings = settings
+        self.quota = quota  # asked at every upload: the registry may have raised it
         self._runner: SandboxRunner | None = None
         self._lock = threading.Lock()  # one smoke test at a time: the runner is not shared
 
@@ -48,31 +55,48 @@ class UploadPipeline:
         self, team_id: str, filename: str, payload: bytes, entry_point: str | None,
         params: dict[str, Any],
     ) -> UploadOutcome:  # fmt: skip
-        try:
-            unpacked = unpack_upload(filename, payload)
-        except UploadRejectedError as rejected:
-            return UploadOutcome(False, problems=rejected.problems)
+        checked = self._checked(filename, payload, entry_point)
+        if isinstance(checked, UploadOutcome):
+            return checked
+        unpacked, entry = checked
         sources = unpacked.sources
-        try:
-            entry = entry_point or guess_entry_point(sources)
-        except StrategySourceError as error:
-            # Report the files' own problems (syntax errors with file and line) if any.
-            found = [str(p) for p in check_strategy(sources, "Strategy", self.settings.policy)]
-            return UploadOutcome(False, problems=found or [str(error)])
-        problems = [str(p) for p in check_strategy(sources, entry, self.settings.policy)]
-        if problems:
-            return UploadOutcome(False, problems=problems)
         version = version_of({**sources, **{k: v.hex() for k, v in unpacked.data.items()}})
         if self.store.has(team_id, version):
             return UploadOutcome(False, version, ["this exact code is already a version"], {},
                                  duplicate=True)  # fmt: skip
+        quota = self.quota()
+        full = self.store.quota_problem(team_id, version_bytes(sources, unpacked.data), quota)
+        if full is not None:  # before the smoke test: a full store costs no sandbox time
+            return UploadOutcome(False, version, [full], over_quota=True)
         smoke = self._smoke(team_id, TeamCode(sources, entry, dict(params), version))
         if smoke.get("error"):
             return UploadOutcome(False, version, [f"smoke test: {smoke['error']}"], smoke)
         report = {"entry_point": entry, "files": sorted(sources) + sorted(unpacked.data),
                   "problems": [], "smoke": smoke}  # fmt: skip
-        self.store.save(team_id, version, sources, unpacked.data, report)
+        try:  # checked again with the report, under the store's lock
+            self.store.save(team_id, version, sources, unpacked.data, report, quota)
+        except QuotaExceededError as full_now:
+            return UploadOutcome(False, version, [str(full_now)], over_quota=True)
         return UploadOutcome(True, version, [], report)
+
+    def _checked(
+        self, filename: str, payload: bytes, entry_point: str | None
+    ) -> tuple[Unpacked, str] | UploadOutcome:
+        """The unpacked files and the entry point if the static checks pass, else why not."""
+        try:
+            unpacked = unpack_upload(filename, payload)
+        except UploadRejectedError as rejected:
+            return UploadOutcome(False, problems=rejected.problems)
+        try:
+            entry = entry_point or guess_entry_point(unpacked.sources)
+        except StrategySourceError as error:
+            # Report the files' own problems (syntax errors with file and line) if any.
+            found = check_strategy(unpacked.sources, "Strategy", self.settings.policy)
+            return UploadOutcome(False, problems=[str(p) for p in found] or [str(error)])
+        problems = [str(p) for p in check_strategy(unpacked.sources, entry, self.settings.policy)]
+        if problems:
+            return UploadOutcome(False, problems=problems)
+        return unpacked, entry
 
     def _smoke(self, team_id: str, code: TeamCode) -> dict[str, Any]:
         """Load the strategy and call it once on recent bars, in the real sandbox."""

@@ -3,6 +3,8 @@
 A version's folder is written under a temporary name and renamed into place, and only then
 is its line appended to `<team>/versions.jsonl`: the engine (which watches that log) never
 sees a version whose files are incomplete. The code is never executed in the API process.
+Versions are kept for the record, so each team has a storage quota (decision 0021): a
+version that would pass it is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +26,25 @@ from app.ledger.paths import validate_owner
 STRATEGIES = "strategies"
 VERSIONS = "versions.jsonl"
 REPORT = "report.json"
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one team may keep: bytes on disk (files, reports, the log) and versions."""
+
+    max_bytes: int = 100 * MIB
+    max_versions: int = 1000
+
+
+class QuotaExceededError(ValueError):
+    """Storing this version would pass the team's quota; the message says what to do."""
 
 
 class StrategyStore:
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir) / STRATEGIES
+        self._saving = threading.Lock()  # the quota check and the write are one step
 
     def team_dir(self, team_id: str) -> Path:
         validate_owner(team_id)
@@ -44,6 +62,34 @@ class StrategyStore:
     def has(self, team_id: str, version: str) -> bool:
         return (self.team_dir(team_id) / version / REPORT).is_file()
 
+    def usage(self, team_id: str) -> tuple[int, int]:
+        """(bytes, versions) the team's folder holds, as the disk has them."""
+        folder = self.team_dir(team_id)
+        if not folder.is_dir():
+            return 0, 0
+        used = sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file())
+        versions = sum(1 for p in folder.iterdir() if (p / REPORT).is_file())
+        return used, versions
+
+    def quota_problem(self, team_id: str, incoming: int, quota: Quota) -> str | None:
+        """Why a new version of `incoming` bytes would pass the quota, or None."""
+        used, versions = self.usage(team_id)
+        if versions >= quota.max_versions:
+            why = f"{team_id} keeps {versions:,} versions"
+        elif used + incoming > quota.max_bytes:
+            why = (
+                f"{team_id} keeps {used / MIB:,.1f} MiB of versions and this one needs "
+                f"{incoming / MIB:,.2f} MiB more"
+            )
+        else:
+            return None
+        return (
+            f"storage quota reached: {why}; a team may keep {quota.max_versions:,} versions "
+            f"in {quota.max_bytes / MIB:,.0f} MiB. Old versions are kept for the record: make "
+            "the upload smaller (fewer data files), or ask the organiser to raise "
+            "competition.uploads in the registry"
+        )
+
     def save(
         self,
         team_id: str,
@@ -51,8 +97,25 @@ class StrategyStore:
         sources: dict[str, str],
         data: dict[str, bytes],
         report: dict[str, Any],
+        quota: Quota | None = None,
     ) -> dict[str, Any]:
-        """Store the files and the report, then announce the version in the log."""
+        """Store the files and the report, then announce the version in the log; with a
+        quota, QuotaExceededError before anything is written if it would pass it."""
+        with self._saving:
+            if quota is not None:
+                problem = self.quota_problem(team_id, version_bytes(sources, data, report), quota)
+                if problem is not None:
+                    raise QuotaExceededError(problem)
+            return self._save(team_id, version, sources, data, report)
+
+    def _save(
+        self,
+        team_id: str,
+        version: str,
+        sources: dict[str, str],
+        data: dict[str, bytes],
+        report: dict[str, Any],
+    ) -> dict[str, Any]:
         folder = self.team_dir(team_id)
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=folder))
@@ -82,6 +145,16 @@ class StrategyStore:
             for p in sorted(files_dir.rglob("*.py"))
         }
         return TeamCode(sources, report["entry_point"], dict(params), version)
+
+
+def version_bytes(
+    sources: dict[str, str], data: dict[str, bytes], report: dict[str, Any] | None = None
+) -> int:
+    """About what a version takes on disk: its files, and its report twice (its own file
+    and its line in the log)."""
+    files = sum(len(text.encode("utf-8")) for text in sources.values())
+    files += sum(len(content) for content in data.values())
+    return files + 2 * len(json.dumps(report or {}, default=str))
 
 
 def _write(path: Path, content: bytes) -> None:

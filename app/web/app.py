@@ -13,7 +13,8 @@ from slowapi.errors import RateLimitExceeded
 from app.competition import sandbox_settings
 from app.settings import ArenaSettings
 from app.uploads.pipeline import UploadPipeline
-from app.uploads.store import StrategyStore
+from app.uploads.store import MIB, Quota, StrategyStore
+from app.web.bodies import CloseUnreadBodies
 from app.web.keys import KeyStore
 from app.web.responses import OrjsonResponse
 from app.web.routes import admin, market, pages, public, strategy, team
@@ -30,10 +31,13 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         summary="Team status, the leaderboard, strategy uploads and organiser controls.",
         default_response_class=OrjsonResponse,
     )
+    app.add_middleware(CloseUnreadBodies)  # a refusal before the body is read ends the connection
     service = ArenaService(folder, settings.registry)
     app.state.service = service
     app.state.keys = KeyStore(folder)
-    app.state.uploads = UploadPipeline(StrategyStore(folder), service.lake, _sandbox(service))
+    app.state.uploads = UploadPipeline(
+        StrategyStore(folder), service.lake, _sandbox(service), lambda: _quota(service)
+    )
     limiter = Limiter(key_func=strategy.key_of_caller)
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
@@ -52,6 +56,15 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         return OrjsonResponse({"detail": str(error)}, status_code=422)
 
     return app
+
+
+def _quota(service: ArenaService) -> Quota:
+    """The registry's upload quota as it is now: the organiser may raise it while serving."""
+    registry = service.registry()
+    if registry is None:
+        return Quota()
+    config = registry.competition.uploads
+    return Quota(max_bytes=config.quota_mb * MIB, max_versions=config.max_versions)
 
 
 def _sandbox(service: ArenaService) -> SandboxSettings:

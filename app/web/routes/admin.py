@@ -1,5 +1,6 @@
 """The organiser's controls: kill switch, enable/disable a team, force a fold. Every action
-is logged (and kept in data/control/admin.jsonl)."""
+is logged (and kept in data/control/admin.jsonl). Bodies are read only once the
+organiser's key has passed (deps.organiser_body)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,28 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict
 
 from app.controls import release_kill_switch, set_team_enabled, throw_kill_switch
 from app.engine.controls import KillMode
 from app.ledger.fold import fold_all
 from app.ledger.jsonl import JsonlAppender
-from app.web.deps import Organiser, Service
+from app.web.deps import Organiser, Service, json_body_doc, organiser_body
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+class KillSwitchBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    mode: Literal["block", "cancel", "flatten"]
+    confirm: bool = False
+
+
+class FoldBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    day: date
 
 
 def _record(service: Service, action: str, **detail: object) -> None:
@@ -25,18 +38,15 @@ def _record(service: Service, action: str, **detail: object) -> None:
         journal.append({"timestamp": datetime.now(UTC), "action": action, **detail})
 
 
-@router.post("/kill-switch")
+@router.post("/kill-switch", openapi_extra=json_body_doc(KillSwitchBody))
 def kill_switch(
-    _who: Organiser,
-    service: Service,
-    mode: Annotated[Literal["block", "cancel", "flatten"], Body(embed=True)],
-    confirm: Annotated[bool, Body(embed=True)] = False,
+    service: Service, body: Annotated[KillSwitchBody, Depends(organiser_body(KillSwitchBody))]
 ):
     """Halt trading at the engine's next tick; flatten needs `"confirm": true`."""
-    if mode == "flatten" and not confirm:
+    if body.mode == "flatten" and not body.confirm:
         raise HTTPException(409, "flatten closes every team's positions: send confirm=true")
-    switch = throw_kill_switch(service.data_dir, KillMode(mode), by="api")
-    _record(service, "kill-switch", mode=mode)
+    switch = throw_kill_switch(service.data_dir, KillMode(body.mode), by="api")
+    _record(service, "kill-switch", mode=body.mode)
     return {"mode": switch.mode.value, "since": switch.since.isoformat()}
 
 
@@ -58,9 +68,9 @@ def team_switch(
     return {"team_id": team_id, "enabled": action == "enable"}
 
 
-@router.post("/fold")
-def fold(_who: Organiser, service: Service, day: Annotated[date, Body(embed=True)]):
+@router.post("/fold", openapi_extra=json_body_doc(FoldBody))
+def fold(service: Service, body: Annotated[FoldBody, Depends(organiser_body(FoldBody))]):
     """Fold a day's portfolio snapshots into Parquet now (the engine does it at day end)."""
-    folded = fold_all(service.data_dir, day)
-    _record(service, "fold", day=day.isoformat())
-    return {"day": day.isoformat(), "owners": len(folded) if folded else 0}
+    folded = fold_all(service.data_dir, body.day)
+    _record(service, "fold", day=body.day.isoformat())
+    return {"day": body.day.isoformat(), "owners": len(folded) if folded else 0}

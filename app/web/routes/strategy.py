@@ -1,17 +1,58 @@
 """Strategy uploads: validated, smoke-tested in the sandbox, stored, then swapped in by the
-running engine at its next tick. Rate limited per team key, not per address."""
+running engine at its next tick. Rate limited per team key, not per address.
+
+The upload route declares no body parameter, so the key is checked before a byte of the
+body is read; the body is then read under a cap and parsed in memory (app/web/bodies.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from dataclasses import dataclass
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from slowapi import Limiter
 from starlette.concurrency import run_in_threadpool
 
 from app.uploads.unpack import MAX_UPLOAD_BYTES
+from app.web.bodies import FormError, FormPart, parse_form, read_capped
 from app.web.deps import Service, TeamId
+
+# The file plus what a form wraps it in: boundaries, part headers, the entry_point field.
+UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+TOO_BIG = f"the upload is over {MAX_UPLOAD_BYTES:,} bytes"
+UPLOAD_FORM = {  # what FastAPI wrote for the File/Form parameters this route read before
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "description": "a .py file or a .zip package",
+                        },
+                        "entry_point": {
+                            "type": "string",
+                            "description": "the strategy class (default: the one class "
+                            "with a generate_signal method)",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    filename: str
+    payload: bytes
+    entry_point: str | None
 
 
 def key_of_caller(request: Request) -> str:
@@ -20,32 +61,48 @@ def key_of_caller(request: Request) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+async def read_upload_form(request: Request) -> UploadForm:
+    """The upload's form: 413 past the cap, 422 if it is not the documented form."""
+    body = await read_capped(request, UPLOAD_BODY_BYTES, {"problems": [TOO_BIG]})
+    try:
+        form = _upload_form(parse_form(request.headers.get("content-type", ""), body))
+    except FormError as error:
+        raise HTTPException(422, {"problems": [str(error)]}) from None
+    if len(form.payload) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, {"problems": [TOO_BIG]})
+    return form
+
+
+def _upload_form(fields: dict[str, FormPart]) -> UploadForm:
+    file = fields.get("file")
+    if file is None:
+        raise FormError("the form has no 'file' field: send the .py file or .zip as 'file'")
+    entry = fields.get("entry_point")
+    try:
+        entry_point = bytes(entry.data).decode("utf-8") if entry is not None else None
+    except UnicodeDecodeError:
+        raise FormError("entry_point is not UTF-8 text") from None
+    return UploadForm(file.filename or "", bytes(file.data), entry_point or None)
+
+
 def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
     """The routes, with the upload limit of this app (tests use their own)."""
     router = APIRouter(prefix="/api/v1/team/{team_id}/strategy", tags=["strategy"])
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, openapi_extra=UPLOAD_FORM)
     @limiter.limit(f"{uploads_per_minute}/minute")
-    async def upload(
-        request: Request,
-        team_id: TeamId,
-        service: Service,
-        file: Annotated[UploadFile, File(description="a .py file or a .zip package")],
-        entry_point: Annotated[str | None, Form()] = None,
-    ):
+    async def upload(request: Request, team_id: TeamId, service: Service):
         """A new version: every problem is listed (422); only a version that passes the
-        static checks and a smoke call in the sandbox is stored, and the engine swaps it in."""
-        payload = await file.read(MAX_UPLOAD_BYTES + 1)
-        if len(payload) > MAX_UPLOAD_BYTES:
-            too_big = f"the upload is over {MAX_UPLOAD_BYTES:,} bytes"
-            raise HTTPException(413, {"problems": [too_big]})
+        static checks and a smoke call in the sandbox is stored, and the engine swaps it in.
+        A team whose stored versions would pass its quota is refused (409)."""
+        form = await read_upload_form(request)
         pipeline = request.app.state.uploads
         params = service.team_params(team_id)
         outcome = await run_in_threadpool(  # the smoke test blocks up to the budget
-            pipeline.accept, team_id, file.filename or "", payload, entry_point or None, params
+            pipeline.accept, team_id, form.filename, form.payload, form.entry_point, params
         )
         if not outcome.accepted:
-            status = 409 if outcome.duplicate else 422
+            status = 409 if outcome.duplicate or outcome.over_quota else 422
             raise HTTPException(status, {"problems": outcome.problems, "version": outcome.version})
         return {"version": outcome.version, "report": outcome.report,
                 "live": "from the engine's next tick"}  # fmt: skip

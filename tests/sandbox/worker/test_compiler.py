@@ -510,3 +510,20 @@ def test_refusals_inside_library_calls_name_the_team_line() -> None:
         "SandboxViolation: numpy.load is refused: it reads or writes files",
         "  strategy.py:7 in generate_signal: return np.load('x')",
     ]
+
+
+def test_an_import_cycle_between_the_teams_modules_is_a_problem_not_a_crash() -> None:
+    files = {
+        "strategy.py": "from a import S\n",
+        "a.py": "from b import S\n",
+        "b.py": "from a import S\n",
+    }
+    problems = [str(p) for p in check_strategy(files, "S")]
+    assert any("no class S in strategy.py" in p for p in problems), problems
+
+
+def test_a_chain_of_two_thousand_classes_is_walked_without_recursion() -> None:
+    chain = ["class C0:\n    def generate_signal(self, team, bars, prices):\n        return None\n"]
+    chain += [f"class C{i}(C{i - 1}):\n    pass\n" for i in range(1, 2000)]
+    problems = check_strategy({"strategy.py": "\n".join(chain)}, "C1999")
+    assert not any("generate_signal" in str(p) for p in problems), problems
