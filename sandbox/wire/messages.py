@@ -207,7 +207,8 @@ def plain_data(value: Any, max_depth: int, max_items: int, what: str) -> Any:
             if kind is dict and FLOAT_TAG in item:
                 parent[slot] = _tagged_float(item, what)
                 continue
-            copy: Any = [None] * len(item) if kind is list else {}
+            # Slots first, filled as the stack unwinds: a dict keeps the worker's key order.
+            copy: Any = [None] * len(item) if kind is list else dict.fromkeys(item)
             parent[slot] = copy
             pairs = enumerate(item) if kind is list else item.items()
             for key, child in pairs:

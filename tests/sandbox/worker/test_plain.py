@@ -130,3 +130,9 @@ def test_nesting_a_million_deep_is_refused_without_recursion() -> None:
         nested = [nested]
     with pytest.raises(NotPlainDataError, match="nested"):
         to_wire(nested)
+
+
+def test_the_host_sees_the_strategys_keys_in_the_strategys_order() -> None:
+    signal = {"symbol": "AAA", "action": "buy", "quantity": 1, "reason": "r", "z": {"b": 1, "a": 2}}
+    assert list(from_wire(to_wire(signal))) == ["symbol", "action", "quantity", "reason", "z"]
+    assert list(from_wire(to_wire(signal))["z"]) == ["b", "a"]
