@@ -48,7 +48,6 @@ class _Worker:
         return Loaded()
 
     def call(self, message: dict[str, Any], fds: list[int]) -> Result:
-        started = time.perf_counter()
         if self.strategy is None:
             _close_all(fds)
             return Result(error="no strategy loaded", kind="load")
@@ -60,6 +59,7 @@ class _Worker:
             _close_all(fds)  # the mapping stays valid without the descriptor
         team = {**message["header"], "api": self.history}
         prices = read_prices(bars) if bars is not None else {}
+        started = time.perf_counter()  # the strategy's own time, as the team's duration
         try:
             result = self.strategy.call(team, bars if bars is not None else {}, prices)
         except BaseException as error:
