@@ -273,9 +273,7 @@ class Engine:
         if result is not None:
             self._note_result(book, result, as_of)
             if result.error is None:
-                parsed, refusals = parse_signals(
-                    book.team_id, result.output, self.prices, self.config.rules
-                )
+                parsed, refusals = self._parse_output(book, result.output)
         # Resting limits are checked on placement too, so a team hears at once when it
         # could not afford one; the check is repeated when a limit is released.
         accepted, refused = apply_budget(
@@ -289,6 +287,17 @@ class Engine:
             else:
                 book.resting_limits.append(intent)
         return now, refusals + refused
+
+    def _parse_output(self, book: TeamBook, output: object) -> tuple[list[Intent], list[Rejection]]:
+        """The team's signals, checked; a failure of the checks on what a team returned is
+        that team's refusal for the minute, never an exception in the tick (and logged, as
+        it points at a gap in the checks)."""
+        try:
+            return parse_signals(book.team_id, output, self.prices, self.config.rules)
+        except Exception as error:
+            log.exception("reading team %s's signals failed", book.team_id)
+            reason = f"the host could not read this minute's signals ({type(error).__name__})"
+            return [], [Rejection(book.team_id, 0, reason)]
 
     def _note_result(self, book: TeamBook, result: StrategyResult, as_of: datetime) -> None:
         """Record a fault or printed output; disable a team that keeps failing."""

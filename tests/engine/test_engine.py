@@ -324,3 +324,35 @@ def test_an_unaffordable_limit_is_refused_when_placed_not_when_it_would_trigger(
     assert "insufficient cash" in errors[0]["message"]
     assert competition.engine.books["alpha"].resting_limits == []
     assert lines(tmp_path / "data", "alpha", "trades") == []
+
+
+def test_a_failure_reading_one_teams_signals_is_that_teams_refusal(
+    write_registry, tmp_path, monkeypatch, caplog
+):
+    """Crash-only towards the team: a gap in the checks costs its team the minute's signals."""
+    import app.engine.engine as engine_module
+
+    real = engine_module.parse_signals
+
+    def fragile(team_id, output, prices, rules):
+        if team_id == "junk":
+            raise OverflowError("a value the checks did not expect")
+        return real(team_id, output, prices, rules)
+
+    monkeypatch.setattr(engine_module, "parse_signals", fragile)
+    registry = write_registry(
+        {
+            "junk": ("junk.py", "JunkStrategy", {}, 1_000_000),
+            "churn": ("churn.py", "ChurnStrategy", {"symbols": ["AAA"]}, 1_000_000),
+        }
+    )
+    run(registry, aaa_market([10.0] * 6), tmp_path / "data")
+    refusals = [
+        e for e in lines(tmp_path / "data", "junk", "errors") if e["kind"] == "rejected_signal"
+    ]
+    assert refusals
+    assert all(
+        "could not read this minute's signals (OverflowError)" in e["message"] for e in refusals
+    )
+    assert lines(tmp_path / "data", "churn", "trades")  # the other team traded on
+    assert "reading team junk's signals failed" in caplog.text
