@@ -38,6 +38,9 @@ _DANGEROUS_BUILTINS = {
                  "breakpoint", "input", "help", "memoryview")
     if hasattr(builtins, name)
 }  # fmt: skip
+# operator.call calls whatever it is handed as data, from C: a callee no check would see.
+if hasattr(operator, "call"):
+    _DANGEROUS_BUILTINS[id(operator.call)] = "call, which calls what it is given, unchecked"
 # Kinds of objects never handed to strategy code, whoever exposes them (e.g. a host
 # object's socket): checked by the type's module so this module imports none of them.
 _FORBIDDEN_MODULES = frozenset({"socket", "_socket", "mmap", "_io", "io", "ctypes", "_ctypes"})
