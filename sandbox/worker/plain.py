@@ -40,6 +40,8 @@ def to_wire(value: Any) -> Any:
         if items > MAX_ITEMS:
             raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
         parent[slot] = _convert(item, depth, stack)
+        if items + len(stack) > MAX_ITEMS:  # what is waiting counts: refuse before walking it
+            raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
     return root[0]
 
 
@@ -61,6 +63,8 @@ def _convert(value: Any, depth: int, stack: list[tuple[Any, Any, Any, int]]) -> 
     if depth >= MAX_DEPTH:
         raise NotPlainDataError(f"output is nested more than {MAX_DEPTH} levels deep")
     if issubclass(kind, dict):
+        if dict.__len__(value) > MAX_ITEMS:
+            raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
         pairs = list(dict.items(value))
         copy: Any = {}
         for key, child in pairs:
@@ -71,6 +75,9 @@ def _convert(value: Any, depth: int, stack: list[tuple[Any, Any, Any, int]]) -> 
             stack.append((child, copy, key, depth + 1))
         return copy
     if issubclass(kind, (list, tuple)):
+        size = list.__len__(value) if issubclass(kind, list) else tuple.__len__(value)
+        if size > MAX_ITEMS:
+            raise NotPlainDataError(f"output is too large (more than {MAX_ITEMS:,} items)")
         children = (
             list.__getitem__(value, _WHOLE)
             if issubclass(kind, list)
