@@ -19,7 +19,16 @@ from sandbox.wire.messages import ApiAnswer, ApiRequest
 
 log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = MAX_FRAME // 2  # a request that needs more asks for too much at once
+# The fewest bytes one bar takes in an answer (a 10-digit timestamp and five 1-digit numbers
+# with their commas): more bars than this allows are refused before anything is built, so
+# the host's cost of one request stays at about one largest answer (~10 ms).
+MIN_BAR_BYTES = 21
+MAX_ANSWER_BARS = MAX_ANSWER_BYTES // MIN_BAR_BYTES
 MAX_REASON_CHARS = 300  # of an error answer: the service's message may quote the team's input
+
+
+def _bars(columns: dict[str, np.ndarray]) -> int:
+    return max((len(values) for values in columns.values()), default=0)
 
 
 def _plain(columns: dict[str, np.ndarray]) -> dict[str, list]:
@@ -43,11 +52,15 @@ def answer(
         return ApiAnswer(error="history is not available in this run")
     budget = {"deadline": deadline} if method == "features" else {}
     try:
-        data = getattr(history, method)(*request.args, **budget)
-        if method.endswith("Multi") or method == "features":
-            plain: Any = {s: _plain(c) for s, c in data.items()}
-        else:
-            plain = _plain(data)
+        data = getattr(history, method)(*request.args, **budget)  # views: nothing copied yet
+        several = method.endswith("Multi") or method == "features"
+        bars = sum(_bars(c) for c in data.values()) if several else _bars(data)
+        if bars > MAX_ANSWER_BARS:
+            return ApiAnswer(
+                error=f"{method}: {bars:,} bars are more than one answer holds "
+                f"({MAX_ANSWER_BARS:,}): ask for fewer symbols or a shorter range"
+            )
+        plain: Any = {s: _plain(c) for s, c in data.items()} if several else _plain(data)
         encoded = orjson.dumps(plain)
     except (ValueError, TypeError, KeyError, LookupError) as error:
         return ApiAnswer(error=_cut(f"{method}: {error}"))

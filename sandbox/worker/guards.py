@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import sys
 import types
 import weakref
@@ -48,6 +49,7 @@ from sandbox.worker.values import (
     describe,
     exact_strings,
     exact_strings_in,
+    function_names_in,
     refuse_namespace,
 )
 
@@ -57,7 +59,10 @@ __all__ = [
 ]  # fmt: skip
 
 # Methods that accept a method *name* and look it up themselves (pandas' df.apply("to_csv")).
-STRING_DISPATCH: frozenset[str] = frozenset({"apply", "agg", "aggregate", "transform"})
+# pivot_table and crosstab hand their aggfunc to groupby's agg.
+STRING_DISPATCH: frozenset[str] = frozenset(
+    {"apply", "agg", "aggregate", "transform", "pivot_table", "crosstab"}
+)
 # What the strategy may iterate without a check of each item: they hold ints or strings.
 _PLAIN_ITERABLES = frozenset({range, str, bytes})
 # Registries a library keeps in a module or class attribute: a strategy gets a copy.
@@ -117,11 +122,21 @@ def _guard_dispatch(method: Callable[..., Any], chain: str) -> Callable[..., Any
     """Wrap df.apply/agg/transform so a method *name* passed as a string is checked too.
 
     The arguments are first made exact strings, so the names checked here are the names
-    the library then looks up."""
+    the library then looks up. Where the library takes its functions (`func`, `aggfunc`),
+    only names, callables and lists, tuples and dicts of them pass."""
+    position = _FUNCTIONS_POSITION.get(chain.rpartition(".")[2], 0)
+    if type(method) is types.FunctionType:  # pandas.pivot_table(data, ...): data comes first
+        position += 1
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         args, kwargs = exact_strings(args), exact_strings(kwargs)
-        for name in exact_strings_in((args, kwargs)):
+        given = [*args[position : position + 1], kwargs.get("func"), kwargs.get("aggfunc")]
+        functions = [f for f in given if f is not None]
+        try:
+            names = [*exact_strings_in((args, kwargs)), *function_names_in(functions)]
+        except SandboxViolation as error:
+            raise SandboxViolation(f"{chain}: {error}") from None
+        for name in names:
             refusal = attribute_refusal(name)
             why = refusal or ("it is private" if name[:1] == "_" else None)  # exact: from above
             if why is not None:
@@ -129,6 +144,11 @@ def _guard_dispatch(method: Callable[..., Any], chain: str) -> Callable[..., Any
         return method(*args, **kwargs)
 
     return checked
+
+
+# The position of the functions among a method's positional arguments: DataFrame's
+# pivot_table(values, index, columns, aggfunc); apply, agg and transform take them first.
+_FUNCTIONS_POSITION = {"pivot_table": 3, "crosstab": 4}
 
 
 class Guards:
@@ -140,7 +160,7 @@ class Guards:
         # Weak: a strategy that defines classes inside generate_signal must not leak them.
         self.team_classes: weakref.WeakSet[type] = weakref.WeakSet()
         self.team_modules: set[types.ModuleType] = set()
-        self.values = ValueCheck(policy, self.team_modules)
+        self.values = ValueCheck(policy, self.team_modules, self.team_classes)
 
     # -- what belongs to the strategy -------------------------------------------------
 
@@ -305,6 +325,10 @@ class Guards:
         if name[:2] == "__":  # exact: type(name) is str, checked above
             raise SandboxViolation(f"setting {name} is refused: dunder attributes are off limits")
 
+    def decorate(self, decorator: Any) -> Callable[[Any], Any]:
+        """`_decorate_`: applying `@decorator` is a checked call (see policy's rewrite)."""
+        return functools.partial(self.values.checked_call, decorator)
+
     # -- printing and the namespace ----------------------------------------------------
 
     def print_collector(self, _getattr_: Callable[..., Any] | None = None) -> PrintCollector:
@@ -329,6 +353,7 @@ class Guards:
                 "_write_": self.write,
                 "_inplacevar_": inplacevar,
                 "_apply_": self.values.checked_call,
+                "_decorate_": self.decorate,
                 "_print_": self.print_collector,
                 "getattr": self.getattr,
                 "hasattr": self.hasattr,

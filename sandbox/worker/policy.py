@@ -134,6 +134,11 @@ DENIED_ATTRIBUTES: dict[str, str] = {
         ["make_dataclass", "mro", "update_wrapper", "wraps"],
         "it builds, inspects or rewrites classes and functions outside the class statement",
     ),
+    # enum.global_enum writes a class's members into the module its __module__ names.
+    **dict.fromkeys(
+        ["global_enum", "global_str", "global_enum_repr", "global_flag_repr"],
+        "it writes into the namespace of the module a class names",
+    ),
     **dict.fromkeys(
         ["test", "info", "show_config", "show_runtime", "show_versions"],
         "it reads the installation, runs test suites or prints past print()",
@@ -354,6 +359,15 @@ class StrategyPolicy(RestrictingNodeTransformer):
         call = ast.Call(ast.Name("_apply_", ast.Load()), [node.func, *node.args], node.keywords)
         return _located(call, node)
 
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:  # noqa: N802
+        return _checked_decorators(super().visit_FunctionDef(node))
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> Any:  # noqa: N802
+        return _checked_decorators(super().visit_AsyncFunctionDef(node))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> Any:  # noqa: N802
+        return _checked_decorators(super().visit_ClassDef(node))
+
     def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:  # noqa: N802
         return self.node_contents_visit(node)
 
@@ -383,6 +397,16 @@ class StrategyPolicy(RestrictingNodeTransformer):
             body=[*setup, update], handlers=[], orelse=[], finalbody=[ast.Delete(temps)]
         )
         return _located(block, node)
+
+
+def _checked_decorators(node: Any) -> Any:
+    """`@d` becomes `@_decorate_(d)`: the interpreter applies a decorator without a call in
+    the source, so what `_decorate_` returns makes that application a checked call too."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        node.decorator_list = [
+            _located(_call("_decorate_", decorator), decorator) for decorator in node.decorator_list
+        ]
+    return node
 
 
 def _call(func: str, *args: ast.expr) -> ast.Call:

@@ -18,9 +18,12 @@ characters it holds with str's own method, so `__eq__`, `__hash__`, `startswith`
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import functools
 import operator
 import types
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Callable, Iterator, MutableSet
 from typing import Any
 
 from sandbox.worker.policy import ImportPolicy
@@ -104,6 +107,29 @@ def exact_strings_in(value: Any, depth: int = 0) -> Iterator[str]:
             yield from exact_strings_in(item, depth + 1)
 
 
+def function_names_in(value: Any) -> Iterator[str]:
+    """The method names in what a library takes as its `func`: a name, a callable, or a
+    list, tuple or dict of them, after `exact_strings`.
+
+    pandas reads names out of every list-like (an array, an Index, a DataFrame's column
+    labels, a set, an iterator): anything else here raises SandboxViolation."""
+    kind = type(value)
+    if kind is str:
+        yield value
+    elif kind is dict:
+        for key, item in value.items():
+            yield from exact_strings_in(key)
+            yield from function_names_in(item)
+    elif kind is list or kind is tuple:
+        for item in value:
+            yield from function_names_in(item)
+    elif not callable(value) or hasattr(kind, "__iter__"):
+        raise SandboxViolation(
+            f"functions given as a {describe(value)} are refused here: pass a name, a "
+            "function, or a list, tuple or dict of them"
+        )
+
+
 def describe(obj: object) -> str:
     """A short name for messages: `numpy`, `pandas.DataFrame`, `int`."""
     if issubclass(type(obj), types.ModuleType):
@@ -144,11 +170,17 @@ def refuse_namespace(obj: Any, doing: str) -> Any:
 
 
 class ValueCheck:
-    """The check of one loaded strategy: its import policy and its own modules."""
+    """The check of one loaded strategy: its import policy, its own modules and classes."""
 
-    def __init__(self, policy: ImportPolicy, team_modules: set[types.ModuleType]) -> None:
+    def __init__(
+        self,
+        policy: ImportPolicy,
+        team_modules: set[types.ModuleType],
+        team_classes: MutableSet[type],
+    ) -> None:
         self.policy = policy
         self.team_modules = team_modules
+        self.team_classes = team_classes
 
     def check(self, value: Any, label: Callable[[], str]) -> None:
         """Refuse a value no strategy may hold; `label` names where it came from.
@@ -193,19 +225,90 @@ class ValueCheck:
             raise SandboxViolation(reason if same else f"{where} is the module {reason}")
 
     def checked_call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Every call of strategy code: the callee, the arguments and the result are checked."""
-        if type(func) not in _SAFE_CALLEES:
+        """Every call of strategy code: the callee, the arguments and the result are checked.
+
+        A library function handed over as an argument (to map, functools.reduce,
+        DataFrame.apply...) is called later by C code, where no call of the strategy's is
+        rewritten: it goes as a `checked_callback`, so what it returns is checked there too."""
+        kind = type(func)
+        if kind not in _SAFE_CALLEES:
             self.check(func, lambda: f"calling {describe_callable(func)}")
+        elif kind is types.FunctionType and func.__code__ in _CLASS_REWRITERS:
+            self._refuse_library_classes(func, args)
+        callbacks = False
         for arg in args:
             if type(arg) not in _SAFE_TYPES:
                 self.check(arg, lambda a=arg: f"passing {describe(a)}")
-        for arg in kwargs.values():
-            if type(arg) not in _SAFE_TYPES:
-                self.check(arg, lambda a=arg: f"passing {describe(a)}")
+            callbacks = callbacks or type(arg) in _CALLBACK_KINDS
+        if kwargs:
+            for arg in kwargs.values():
+                if type(arg) not in _SAFE_TYPES:
+                    self.check(arg, lambda a=arg: f"passing {describe(a)}")
+                callbacks = callbacks or type(arg) in _CALLBACK_KINDS
+            if "module" in kwargs:
+                self._refuse_foreign_module_name(func, kwargs["module"])
+        if callbacks:
+            args = tuple([self.checked_callback(arg) for arg in args])
+            kwargs = {key: self.checked_callback(arg) for key, arg in kwargs.items()}
         result = func(*args, **kwargs)
         if type(result) not in _SAFE_TYPES:
             self.check(result, lambda: f"what {describe_callable(func)} returned")
         return result
+
+    def checked_callback(self, func: Any) -> Any:
+        """`func` as C code may call it: a library function is wrapped so that its
+        arguments and result are checked like a call in the strategy's source.
+
+        The strategy's own functions need no wrapper (their calls are rewritten), nor do
+        the interpreter's builtins, methods of builtin types and numpy's ufuncs and array
+        functions: they compute from their arguments and keep pandas' fast paths, which
+        recognise them by identity."""
+        kind = type(func)
+        if kind not in _CALLBACK_KINDS or self._is_team_function(func):
+            return func
+        if kind is types.BuiltinFunctionType and not _is_library_builtin(func):
+            return func
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            return self.checked_call(func, *args, **kwargs)
+
+        with_name = func.func if kind is functools.partial else func
+        for attribute in ("__name__", "__qualname__", "__doc__"):
+            value = getattr(with_name, attribute, None)
+            if type(value) is str:
+                setattr(checked, attribute, value)
+        return checked
+
+    def _is_team_function(self, func: Any) -> bool:
+        kind = type(func)
+        if kind is types.MethodType:
+            func = func.__func__
+            kind = type(func)
+        if kind is not types.FunctionType:
+            return False
+        namespace = func.__globals__
+        return any(module.__dict__ is namespace for module in self.team_modules)
+
+    def _refuse_library_classes(self, func: Any, args: tuple[Any, ...]) -> None:
+        """A decorator that rewrites the class it is given, given a class not the team's."""
+        for arg in args:
+            if issubclass(type(arg), type) and arg not in self.team_classes:
+                raise SandboxViolation(
+                    f"{describe_callable(func)}({describe(arg)}) is refused: it rewrites the "
+                    "class it is given, and only the strategy's own classes may be rewritten"
+                )
+
+    def _refuse_foreign_module_name(self, func: Any, module: Any) -> None:
+        """`module=` names the module a class says it belongs to; code that later looks
+        the module up by that name (enum.global_enum) would write into it."""
+        if type(module) is not str and not issubclass(type(module), str):
+            return
+        name = exact_str(module)
+        if not any(name == exact_str(m.__name__) for m in self.team_modules):  # exact: above
+            raise SandboxViolation(
+                f"{describe_callable(func)}(module={name!r}) is refused: a class may only "
+                "name one of the strategy's own modules as its home"
+            )
 
     def checked_items(self, iterator: Iterator[Any], source: object) -> Iterator[Any]:
         """Iteration of strategy code: each item is checked as it comes."""
@@ -218,6 +321,33 @@ class ValueCheck:
 # Callees of every call that need no check: plain functions and methods of the strategy
 # and of libraries (what they return is still checked).
 _SAFE_CALLEES = frozenset({types.FunctionType, types.MethodType})
+# Callables that C code may call later with results no check sees: see checked_callback.
+_CALLBACK_KINDS = frozenset(
+    {types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial}
+)
+
+
+def _is_library_builtin(func: Any) -> bool:
+    """A C function of a module other than builtins (functools.reduce, operator.getitem)."""
+    home = getattr(func, "__self__", None)
+    return issubclass(type(home), types.ModuleType) and home is not builtins
+
+
+def _decorator_codes() -> frozenset[types.CodeType]:
+    """The code of the library decorators that rewrite the class they are given."""
+    decorators: list[Any] = [
+        dataclasses.dataclass,
+        dataclasses.dataclass(frozen=True),  # dataclass(...) returns its inner `wrap`
+        functools.total_ordering,
+        typing.final,
+        typing.no_type_check,
+        typing.runtime_checkable,
+        typing.dataclass_transform(),
+    ]
+    return frozenset(d.__code__ for d in decorators if type(d) is types.FunctionType)
+
+
+_CLASS_REWRITERS = _decorator_codes()
 
 
 def _module_of(kind: type) -> str:

@@ -417,6 +417,44 @@ RUNTIME: dict[str, str] = {
     "bypass_userstring_format_map": (
         "SandboxViolation: collections.UserString.format_map is refused: a format string reads"
     ),
+    # A second red team (issue 11): what C code calls, decorators, module names, class
+    # rewriters, names hidden in list-likes pandas accepts.
+    "bypass_global_enum_module_dict": (
+        "SandboxViolation: enum.Enum(module='sandbox.worker.policy') is refused: a class may "
+        "only name one of the strategy's own modules"
+    ),
+    "bypass_enum_module_keyword": (
+        "SandboxViolation: enum.Enum(module='sandbox.worker.values') is refused"
+    ),
+    "enum_global_enum": (
+        "SandboxViolation: enum.global_enum is refused: it writes into the namespace of the "
+        "module a class names"
+    ),
+    "bypass_decorator_result": (
+        "SandboxViolation: what typing.get_origin returned is refused: it is a metaclass (type)"
+    ),
+    "bypass_c_built_container": (
+        "SandboxViolation: what typing.get_origin returned is refused: it is a metaclass (type)"
+    ),
+    "bypass_partial_holds_type": (
+        "SandboxViolation: what functools.partial returned is refused: it is a metaclass (type)"
+    ),
+    "bypass_dataclass_library_class": (
+        "SandboxViolation: dataclasses.dataclass(collections.UserString) is refused: it "
+        "rewrites the class it is given"
+    ),
+    "bypass_total_ordering_library_class": (
+        "SandboxViolation: functools.total_ordering(numbers.Real) is refused: it rewrites"
+    ),
+    "bypass_dispatch_names_array": (
+        "SandboxViolation: pandas.DataFrame.agg: functions given as a numpy.ndarray are refused"
+    ),
+    "bypass_dispatch_names_frame": (
+        "SandboxViolation: pandas.DataFrame.agg: functions given as a pandas.DataFrame are"
+    ),
+    "bypass_dispatch_names_pivot": (
+        "SandboxViolation: pandas.pivot_table('hist') is refused: it changes library-wide"
+    ),
 }
 
 

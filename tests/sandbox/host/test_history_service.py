@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from app.domain.models import Bar
 from app.engine.ports import TeamCall, TeamCode
 from app.market.history import HistoryAPI
 from app.market.store import BarStore
-from sandbox.host.history_server import answer
+from sandbox.host.history_server import MAX_ANSWER_BARS, answer
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 from sandbox.wire.messages import ApiRequest
 
@@ -104,3 +105,28 @@ def test_each_request_the_red_team_sent_gets_a_readable_error(method: str, args:
     assert reply.error.startswith(f"{method}: ")
     assert "could not answer" not in reply.error  # refused by the checks, not by accident
     assert len(reply.error) <= 300
+
+
+def wide_store(symbols: int, minutes: int) -> BarStore:
+    bars = BarStore()
+    start = datetime(2026, 3, 2, 14, 30, tzinfo=UTC).timestamp()
+    for minute in range(minutes):
+        stamp = datetime.fromtimestamp(start + 60 * minute, UTC)
+        names = [f"S{i:03d}" for i in range(symbols)]
+        bars.append_minute({s: Bar(s, stamp, 10.5, 11.25, 10.0, 10.75, 1500.0) for s in names})
+    return bars
+
+
+def test_a_request_for_too_many_bars_is_refused_before_the_answer_is_built() -> None:
+    """The red team's getRangeMulti over every symbol cost the host a quarter of a second
+    and 15 MB before the size check refused it: the bars are now counted first."""
+    history = HistoryAPI(wide_store(500, 420))
+    symbols = [f"S{i:03d}" for i in range(500)]
+    reply = answer(history, ApiRequest("getLastNMulti", [symbols, 420]), team="t1")
+    assert reply.error == (
+        f"getLastNMulti: 210,000 bars are more than one answer holds ({MAX_ANSWER_BARS:,}): "
+        "ask for fewer symbols or a shorter range"
+    )
+    served = answer(history, ApiRequest("getLastNMulti", [symbols[:10], 420]), team="t1")
+    assert served.error is None
+    assert len(orjson.loads(orjson.dumps(served.data))["S009"]["close"]) == 420

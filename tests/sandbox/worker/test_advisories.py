@@ -90,11 +90,11 @@ RUN_TIME = {
     ),
     "RestrictedPython 9.0 (#335): sorted iterates in C past _getiter_": (
         "import typing\nreturn sorted(map(typing.get_origin, [typing.Type]), key=id)",
-        "an item of map is refused: it is a metaclass",
+        "what typing.get_origin returned is refused: it is a metaclass",
     ),
     "RestrictedPython 9.0 (#335): zip iterates in C past _getiter_": (
         "import typing\nreturn list(zip(map(typing.get_origin, [typing.Type])))",
-        "an item of map is refused: it is a metaclass",
+        "what typing.get_origin returned is refused: it is a metaclass",
     ),
     "CVE-2024-47532 AttributeError.obj": (
         "try:\n    team.missing\nexcept AttributeError as error:\n    return error.obj",

@@ -1,9 +1,11 @@
 """Every way strategy code can come to hold a value passes the same check.
 
 The value here is the real `type`, which makes classes outside the class statement; the
-red team reached it with `typing.get_origin(typing.Type)`. The check must hold on every
-road: a call's result, an item, an iteration step, unpacking, C-level unpacking into a
-list and then a callback, a callee, an argument, a class's bases.
+red team reached it with `typing.get_origin(typing.Type)`, also called from C through map
+(a library function handed to C code is a checked callback now). Each later check must
+still hold on its own, so the other roads start from a `type` the host hides in a list it
+passes (as if some C code had put it there): an item, an iteration step, unpacking, C-level
+unpacking into a list and then a callback, a callee, an argument, a class's bases.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
 for _name in DEFAULT_PRELOAD:
     importlib.import_module(_name)
 
-GET_TYPE = "map(typing.get_origin, [typing.Type])"  # yields the real `type` when iterated
+GET_TYPE = "itertools.chain(prices['hidden'])"  # yields the real `type`, from C
 ROADS = {
     "call result": ("return typing.get_origin(typing.Type)", "what typing.get_origin returned"),
-    "for loop": (f"for t in {GET_TYPE}:\n    return t", "an item of map"),
-    "comprehension": (f"return [t for t in {GET_TYPE}]", "an item of map"),
-    "unpacking": (f"t, = {GET_TYPE}\nreturn t", "an item of map"),
+    "callback from C": (
+        "return list(map(typing.get_origin, [typing.Type]))",
+        "what typing.get_origin returned",
+    ),
+    "for loop": (f"for t in {GET_TYPE}:\n    return t", "an item of itertools.chain"),
+    "comprehension": (f"return [t for t in {GET_TYPE}]", "an item of itertools.chain"),
+    "unpacking": (f"t, = {GET_TYPE}\nreturn t", "an item of itertools.chain"),
     "next()": (f"return next({GET_TYPE})", "what next returned"),
     "item of a list built in C": (f"return [*{GET_TYPE}][0]", "list[0]"),
     "callee in a callback": (
@@ -43,8 +49,8 @@ ROADS = {
         f"return dict(zip(['k'], [*{GET_TYPE}])).get('k')",
         "an item of list",
     ),
-    "sorted": (f"return sorted({GET_TYPE}, key=id)", "an item of map"),
-    "min": (f"return min({GET_TYPE}, key=id)", "an item of map"),
+    "sorted": (f"return sorted({GET_TYPE}, key=id)", "an item of itertools.chain"),
+    "min": (f"return min({GET_TYPE}, key=id)", "an item of itertools.chain"),
     "itertools.starmap with operator.call": (
         "import itertools, operator\n"
         f"pairs = itertools.zip_longest([*{GET_TYPE}], ['X'], [()], [{{}}])\n"
@@ -57,7 +63,7 @@ ROADS = {
 def source(body: str) -> str:
     indented = "\n".join("        " + line for line in body.splitlines())
     return (
-        "import typing\n"
+        "import itertools, typing\n"
         "class S:\n"
         "    def __init__(self, params=None):\n"
         "        pass\n"
@@ -71,7 +77,7 @@ def test_the_real_type_is_refused_on_every_road(road: str) -> None:
     body, where = ROADS[road]
     strategy = load_strategy({"strategy.py": source(body)}, "S", {}, ImportPolicy())
     with pytest.raises(SandboxViolation, match=r"metaclass|unchecked") as refused:
-        strategy.call({}, {}, {})
+        strategy.call({}, {}, {"hidden": [type]})
     assert where in str(refused.value)
 
 
@@ -118,3 +124,43 @@ def test_a_library_registry_reaches_the_strategy_as_a_copy() -> None:
         ImportPolicy(),
     )
     assert strategy.call({}, {}, {}).output is not copy.dispatch_table
+
+
+def test_library_functions_handed_to_c_code_keep_working_as_checked_callbacks() -> None:
+    """What the second red team's fixes wrap or refuse must not touch honest code: decorators
+    on the strategy's own classes, library functions given to map/reduce/agg (named as
+    before), enums without a module name, numpy's functions on pandas' fast path."""
+    body = (
+        "import dataclasses, enum, functools, operator, statistics\n"
+        "import numpy as np, pandas as pd\n"
+        "@functools.total_ordering\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Level:\n"
+        "    price: float\n"
+        "    def __lt__(self, other):\n"
+        "        return self.price < other.price\n"
+        "Side = enum.Enum('Side', ['BUY', 'SELL'])\n"
+        "frame = pd.DataFrame({'k': [1, 1, 2], 'a': [1.0, 3.0, 5.0]})\n"
+        "named = frame.groupby('k')['a'].agg([statistics.median, np.sum, 'max'])\n"
+        "return [\n"
+        "    functools.reduce(operator.add, [1, 2, 3]),\n"
+        "    list(map(abs, [-1, 2])),\n"
+        "    list(map(statistics.mean, [[1, 2], [3, 5]])),\n"
+        "    Level(2.0) > Level(1.0),\n"
+        "    Side.SELL.value,\n"
+        "    list(named.columns),\n"
+        "    named['median'].tolist(),\n"
+        "    named['sum'].tolist(),\n"
+        "]"
+    )
+    strategy = load_strategy({"strategy.py": source(body)}, "S", {}, ImportPolicy())
+    assert strategy.call({}, {}, {}).output == [
+        6,
+        [1, 2],
+        [1.5, 4],
+        True,
+        2,
+        ["median", "sum", "max"],
+        [2.0, 5.0],
+        [4.0, 5.0],
+    ]
