@@ -30,13 +30,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from app.alpaca.clients import alpaca_clients
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
-from app.competition import build_competition
-from app.live import alpaca_clients
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
 from app.market.alpaca import AlpacaMarketData
 from app.market.calendar import SessionCalendar
-from app.registry import load_registry
-from app.settings import ArenaSettings
+from app.runtime.competition import build_competition
 from bench.replay_throughput import DATA
 
 REPO = Path(__file__).resolve().parents[1]

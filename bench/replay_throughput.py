@@ -19,9 +19,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from app.competition import build_competition
+from app.config.registry import load_registry
 from app.market.replay import ReplayMarket
-from app.registry import load_registry
+from app.runtime.competition import build_competition
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ARENA_SHARED_DATA", REPO.parent / "shared" / "data")) / (

@@ -6,7 +6,7 @@ that ID before anything is re-sent, and a 422 "client_order_id must be unique" m
 order exists. All requests share one rate limit sized to Alpaca's 200 requests a minute.
 Fills are read by polling the account's orders once per tick.
 
-alpaca-py's own timeout-less session and hidden retries are replaced (app.alpaca_http):
+alpaca-py's own timeout-less session and hidden retries are replaced (app.alpaca.http):
 this adapter owns timing and retries.
 """
 
@@ -31,7 +31,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from app.alpaca_http import tune_client
+from app.alpaca.http import tune_client
 from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus, OrderType, Side
 from app.domain.numbers import canonical
 

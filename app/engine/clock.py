@@ -1,7 +1,9 @@
 """Clocks: which minutes the engine processes, and when.
 
 A tick is named by its bar's minute (the minute's start) and is due once that minute
-has closed. Both clocks yield every minute exactly once, in order.
+has closed. Every clock yields every minute exactly once, in order: replayed minutes
+(ReplayClock), the host's wall clock (WallClock) and the broker's clock (BrokerClock),
+the last two through one catch-up loop (MinuteClock).
 """
 
 from __future__ import annotations
@@ -45,15 +47,53 @@ class ReplayClock:
             yield minute
 
 
-class WallClock:
-    """Wall-clock minutes, aligned to minute boundaries.
+class MinuteClock:
+    """The catch-up loop every live clock shares: each minute once, in order, when it is due.
 
-    The minute in progress at start is the first tick; it is due `delay` after it
-    closes (bars need a moment to be published). A wake-up that comes late — a slow
-    tick, a suspended laptop — yields every missed minute in order, never skipping
-    one and never yielding one twice. `is_trading_minute` (e.g. the session calendar)
-    filters minutes out without breaking the order.
+    A tick is due `delay` after its minute closed (bars need a moment to be published). A
+    look that comes late (a slow tick, a suspended laptop) yields every missed minute in
+    order, never skipping one and never yielding one twice. `is_trading_minute` (e.g. the
+    session calendar) filters minutes out without breaking the order. Subclasses say what
+    "now" is and how to wait.
     """
+
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        duration: timedelta | None = None,
+        delay: timedelta = timedelta(seconds=2),
+        is_trading_minute: Callable[[datetime], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._now = now
+        self.duration = duration
+        self.delay = delay
+        self.is_trading_minute = is_trading_minute
+        self._sleep = sleep
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def ticks(self) -> Iterator[datetime]:
+        next_minute = floor_minute(self._now())
+        end = None if self.duration is None else next_minute + self.duration
+        while end is None or next_minute < end:
+            now = self._now()
+            due = next_minute + ONE_MINUTE + self.delay
+            if now < due:
+                self._wait(now, due)
+                continue  # read the time again: a wait may end early or late
+            if self.is_trading_minute is None or self.is_trading_minute(next_minute):
+                yield next_minute
+            next_minute += ONE_MINUTE
+
+    def _wait(self, now: datetime, due: datetime) -> None:
+        self._sleep((due - now).total_seconds())
+
+
+class WallClock(MinuteClock):
+    """Wall-clock minutes, aligned to minute boundaries; the minute in progress at start is
+    the first tick."""
 
     def __init__(
         self,
@@ -63,21 +103,39 @@ class WallClock:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.duration = duration
-        self.delay = delay
-        self.is_trading_minute = is_trading_minute
-        self._now = now
-        self._sleep = sleep
+        super().__init__(now, duration, delay, is_trading_minute, sleep)
 
-    def ticks(self) -> Iterator[datetime]:
-        next_minute = floor_minute(self._now())
-        end = None if self.duration is None else next_minute + self.duration
-        while end is None or next_minute < end:
-            due = next_minute + ONE_MINUTE + self.delay
-            wait = (due - self._now()).total_seconds()
-            if wait > 0:
-                self._sleep(wait)
-                continue  # re-read the time: a sleep may end early or late
-            if self.is_trading_minute is None or self.is_trading_minute(next_minute):
-                yield next_minute
-            next_minute += ONE_MINUTE
+
+class BrokerClock(MinuteClock):
+    """Ticks on the broker's clock: each minute of an open market once it has closed.
+
+    Following the broker's clock (not the host's) lets the same code run against Alpaca
+    and against `arena emulator` replaying a session at any speed: the broker's time is
+    read again every `poll_seconds` instead of slept towards. While it waits, `idle` gets
+    the broker's time (the engine books fills there), at most every `idle_seconds`, since
+    each call may cost a request.
+    """
+
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        is_trading_minute: Callable[[datetime], bool],
+        duration: timedelta | None = None,
+        delay: timedelta = timedelta(seconds=2),
+        poll_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(now, duration, delay, is_trading_minute, sleep)
+        self.poll_seconds = poll_seconds
+        self.idle: Callable[[datetime], None] | None = None
+        self.idle_seconds = idle_seconds
+        self._idled: datetime | None = None
+
+    def _wait(self, now: datetime, due: datetime) -> None:
+        if self.idle is not None and (
+            self._idled is None or (now - self._idled).total_seconds() >= self.idle_seconds
+        ):
+            self._idled = now
+            self.idle(now)
+        self._sleep(self.poll_seconds)

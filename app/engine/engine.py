@@ -25,7 +25,7 @@ from app.domain.validation import TradingRules, apply_budget, parse_signals
 from app.engine import records
 from app.engine.books import AccountBook, TeamBook, check_against_broker, flattening_intents
 from app.engine.controls import KillMode, KillSwitch
-from app.engine.execution import Execution
+from app.engine.execution import CrashPoint, Execution, no_crash
 from app.engine.leaderboard import assign_ranks
 from app.engine.ports import (
     Broker,
@@ -89,6 +89,7 @@ class Engine:
         on_day_end: Callable[[date], None] | None = None,
         kill_switch: Callable[[], KillSwitch | None] | None = None,
         team_switches: Callable[[], dict[str, tuple[bool, str]]] | None = None,
+        crash_point: CrashPoint = no_crash,
     ) -> None:
         self.books = books
         self.market = market
@@ -100,7 +101,7 @@ class Engine:
         self.account = AccountBook.opening(
             sum((b.portfolio.initial_cash for b in books.values()), ZERO)
         )
-        self.execution = Execution(books, self.account, broker, ledger, config.quantum)
+        self.execution = Execution(books, self.account, broker, ledger, config.quantum, crash_point)
         self.prices: dict[str, Decimal] = {}
         self.day: date | None = None
         self.last_minute: datetime | None = None

@@ -8,6 +8,7 @@ journal fsynced, before it is sent; its outcome is journaled when it is final.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,10 +21,14 @@ from app.engine import records
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
 from app.engine.ports import Broker, Ledger
-from app.failpoints import failpoint
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+CrashPoint = Callable[[str], None]  # called by name where a crash is most dangerous
+
+
+def no_crash(point: str) -> None:
+    """The crash-point hook outside the crash tests: nothing happens."""
 
 
 @dataclass(slots=True)
@@ -49,7 +54,9 @@ class Execution:
         broker: Broker,
         ledger: Ledger,
         quantum: Decimal,
+        crash_point: CrashPoint = no_crash,
     ) -> None:
+        self._crash_point = crash_point
         self._books = books
         self._account = account
         self._broker = broker
@@ -127,9 +134,9 @@ class Execution:
         if not orders:
             return
         self._ledger.sync_journal()  # every order is on disk before any is sent
-        failpoint("journaled-not-sent")
+        self._crash_point("journaled-not-sent")
         answers = self._broker.submit_many([order for order, _block in orders])
-        failpoint("sent-not-recorded")
+        self._crash_point("sent-not-recorded")
         for (_order, block), answer in zip(orders, answers, strict=True):
             if answer.status is OrderStatus.REJECTED:
                 self._close_leg(block, answer, now)
@@ -150,11 +157,11 @@ class Execution:
             ),
             sync=False,
         )
-        failpoint("fill-journaled-not-booked")
+        self._crash_point("fill-journaled-not-booked")
         block.leg_filled += fill.quantity
         block.leg_notional += fill.quantity * fill.price
         book_fill(self._account, self._ledger, fill, plan.team_ids)
-        failpoint("account-booked-not-teams")
+        self._crash_point("account-booked-not-teams")
         for allocation in allocations:
             version = block.versions[allocation.team_id]
             book_allocation(self._books, self._ledger, allocation, plan.tick, version)

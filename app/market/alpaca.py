@@ -20,7 +20,7 @@ from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 
-from app.alpaca_http import tune_client
+from app.alpaca.http import tune_client
 from app.domain.models import Bar
 
 log = logging.getLogger(__name__)

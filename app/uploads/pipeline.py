@@ -13,10 +13,10 @@ from typing import Any
 
 from app.domain.models import Bar
 from app.engine.ports import TeamCall, TeamCode
-from app.market.history import history_api
 from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.market.synthetic import SyntheticMarket
+from app.strategies.history_api import history_api
 from app.strategies.sources import StrategySourceError, guess_entry_point, version_of
 from app.uploads.store import Quota, QuotaExceededError, StrategyStore, version_bytes
 from app.uploads.unpack import Unpacked, UploadRejectedError, unpack_upload

@@ -10,8 +10,8 @@ from fastapi.staticfiles import StaticFiles
 from slowapi import Limiter, _rate_limit_exceeded_handler
 from slowapi.errors import RateLimitExceeded
 
-from app.competition import sandbox_settings
-from app.settings import ArenaSettings
+from app.config.settings import ArenaSettings
+from app.runtime.competition import sandbox_settings
 from app.uploads.pipeline import UploadPipeline
 from app.uploads.store import MIB, Quota, StrategyStore
 from app.web.bodies import CloseUnreadBodies

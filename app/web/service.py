@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from app.config.registry import Registry, RegistryError, load_registry
 from app.ledger import reader
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import tail_jsonl
 from app.ledger.paths import ERRORS, METRICS, TRADES, owner_dir, team_ids
 from app.ledger.small_files import ChangedFile
 from app.market.lake import BarLake
-from app.registry import Registry, RegistryError, load_registry
 from app.uploads.store import StrategyStore
 
 INTERVALS = {"1min": "1min", "5min": "5min", "15min": "15min", "1h": "1h", "1d": "1D"}

@@ -7,9 +7,9 @@ import ast
 from decimal import Decimal
 from pathlib import Path
 
-from app.competition import Competition, build_competition
+from app.config.registry import load_registry
 from app.ledger.jsonl import read_jsonl
-from app.registry import load_registry
+from app.runtime.competition import Competition, build_competition
 from tests.conftest import ScriptedMarket, bar, minute
 
 D = Decimal

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.competition import build_competition
+from app.config.registry import load_registry
 from app.engine.ports import TeamCode
-from app.registry import load_registry
+from app.runtime.competition import build_competition
 from app.strategies.sources import read_strategy_files
 from tests.conftest import FIXTURE_STRATEGIES, ScriptedMarket, bar, minute
 from tests.engine.test_engine import lines

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from app.competition import build_competition
-from app.controls import release_kill_switch, throw_kill_switch
+from app.config.registry import load_registry
 from app.engine.controls import KillMode
 from app.ledger.jsonl import read_jsonl
-from app.registry import load_registry
+from app.runtime.competition import build_competition
+from app.runtime.controls import release_kill_switch, throw_kill_switch
 from tests.conftest import ScriptedMarket, bar, minute
 
 D = Decimal
@@ -125,7 +125,7 @@ def test_flatten_closes_every_position_through_the_pipeline_then_blocks(write_re
 
 
 def test_a_damaged_switch_file_blocks_rather_than_trades(tmp_path):
-    from app.controls import kill_switch_path, kill_switch_reader
+    from app.runtime.controls import kill_switch_path, kill_switch_reader
 
     path = kill_switch_path(tmp_path)
     path.parent.mkdir(parents=True)
@@ -137,7 +137,7 @@ def test_a_damaged_switch_file_blocks_rather_than_trades(tmp_path):
 
 
 def test_the_organiser_disables_and_enables_a_team_at_the_next_tick(write_registry, tmp_path):
-    from app.controls import set_team_enabled
+    from app.runtime.controls import set_team_enabled
 
     registry = teams(write_registry, {str(i): buy(1) for i in range(6)}, {})
     data = tmp_path / "data"

@@ -13,8 +13,8 @@ import pytest
 
 from app.engine.ports import TeamCall, TeamCode
 from app.factors.service import FactorService
-from app.market.history import HistoryAPI
 from app.market.store import BarStore
+from app.strategies.history_api import HistoryAPI
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 
 pytest.importorskip("qlib", reason="the qlib extra is not installed (make qlib)")

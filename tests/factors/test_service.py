@@ -12,8 +12,8 @@ import pytest
 
 from app.factors import qlib_ops
 from app.factors.service import MAX_EXPRESSIONS, FactorService, FeatureError
-from app.market.history import history_api
 from app.market.store import BarStore
+from app.strategies.history_api import history_api
 from tests.factors.conftest import as_array, gappy_symbols, reference_frame
 
 pytest.importorskip("qlib", reason="the qlib extra is not installed (make qlib)")

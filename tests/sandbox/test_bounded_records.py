@@ -15,7 +15,7 @@ import orjson
 import pytest
 import yaml
 
-from app.competition import build_competition
+from app.config.registry import load_registry
 from app.domain.bounds import (
     MAX_ERROR_CHARS,
     MAX_MESSAGE_CHARS,
@@ -24,7 +24,7 @@ from app.domain.bounds import (
 )
 from app.ledger.writer import MAX_TEAM_LINE_BYTES, TEAM_BYTES_PER_MINUTE
 from app.market.replay import ReplayMarket
-from app.registry import load_registry
+from app.runtime.competition import build_competition
 from tests.conftest import FIXTURE_STRATEGIES, REPO
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"

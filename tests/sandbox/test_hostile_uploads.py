@@ -39,13 +39,13 @@ import yaml
 from fastapi.testclient import TestClient
 
 from app.cli import main
-from app.settings import ArenaSettings
+from app.config.settings import ArenaSettings
 from app.strategies.sources import StrategySourceError, guess_entry_point
 from app.web import create_app
 from app.web.keys import ORGANISER, KeyStore
 from sandbox.worker.compiler import check_strategy
 from tests.conftest import FIXTURE_STRATEGIES, REPO
-from tests.live_processes import arena, free_port, kill_group, wait_until_answering
+from tests.runtime.live_processes import arena, free_port, kill_group, wait_until_answering
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile_uploads"
 SOURCES = sorted(HOSTILE.glob("*.py.txt"))

@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
-from app.competition import build_competition
+from app.config.registry import load_registry
 from app.ledger.paths import ERRORS, TRADES, owner_dir
 from app.market.replay import ReplayMarket
-from app.registry import load_registry
+from app.runtime.competition import build_competition
 from tests.conftest import REPO
 
 KIT = REPO / "strategy_starter"

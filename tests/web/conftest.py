@@ -8,9 +8,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.competition import build_competition
-from app.registry import load_registry
-from app.settings import ArenaSettings
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
+from app.runtime.competition import build_competition
 from app.web import create_app
 from app.web.keys import ORGANISER, KeyStore
 from tests.conftest import FIXTURE_STRATEGIES, ScriptedMarket, bar, minute

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_web import serve_beside
-from tests.live_processes import free_port, wait_until_answering
+from app.cli.web import serve_beside
+from tests.runtime.live_processes import free_port, wait_until_answering
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(
@@ -106,10 +106,10 @@ def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, t
 
     import yaml
 
-    from app.competition import build_competition
+    from app.config.registry import load_registry
     from app.engine.clock import ReplayClock
     from app.market.synthetic import SyntheticMarket
-    from app.registry import load_registry
+    from app.runtime.competition import build_competition
     from app.web.keys import KeyStore
     from tests.conftest import FIXTURE_STRATEGIES
 

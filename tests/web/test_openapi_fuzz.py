@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from app.settings import ArenaSettings
+from app.config.settings import ArenaSettings
 from app.web import create_app
 from app.web.keys import ORGANISER
 

@@ -10,13 +10,13 @@ from datetime import timedelta
 import yaml
 from fastapi.testclient import TestClient
 
-from app.competition import build_competition
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
 from app.domain.timefmt import parse_rfc3339
 from app.engine.clock import ReplayClock
 from app.ledger.jsonl import read_jsonl
 from app.market.synthetic import SyntheticMarket
-from app.registry import load_registry
-from app.settings import ArenaSettings
+from app.runtime.competition import build_competition
 from app.web import create_app
 from app.web.keys import KeyStore
 from tests.conftest import FIXTURE_STRATEGIES

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.settings import ArenaSettings
+from app.config.settings import ArenaSettings
 from app.web import create_app
 from app.web.keys import ORGANISER, KeyStore
 from tests.conftest import FIXTURE_STRATEGIES

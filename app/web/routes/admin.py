@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict
 
-from app.controls import release_kill_switch, set_team_enabled, throw_kill_switch
 from app.engine.controls import KillMode
 from app.ledger.fold import fold_all
 from app.ledger.jsonl import JsonlAppender
+from app.runtime.controls import release_kill_switch, set_team_enabled, throw_kill_switch
 from app.web.deps import Organiser, Service, json_body_doc, organiser_body
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import pytest
 
 from app.domain.models import Bar
 from app.engine.ports import TeamCall, TeamCode
-from app.market.history import HistoryAPI
 from app.market.store import BarStore
+from app.strategies.history_api import HistoryAPI
 from sandbox.host.history_server import MAX_ANSWER_BARS, answer
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 from sandbox.wire.messages import ApiRequest

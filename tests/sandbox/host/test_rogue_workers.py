@@ -22,8 +22,8 @@ import pytest
 
 from app.domain.models import Bar
 from app.engine.ports import StrategyResult, TeamCall, TeamCode
-from app.market.history import HistoryAPI
 from app.market.store import BarStore
+from app.strategies.history_api import HistoryAPI
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 from sandbox.host.worker_handle import WorkerProcess
 from sandbox.wire.messages import MAX_ERROR_CHARS, MAX_PRINTED_CHARS

@@ -17,8 +17,8 @@ import pytest
 
 from app.domain.models import Bar
 from app.engine.ports import StrategyResult, TeamCall
-from app.market.history import HistoryAPI
 from app.market.store import BarStore
+from app.strategies.history_api import HistoryAPI
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings, TeamCode
 from sandbox.worker.guards import PRINT_LIMIT, TRUNCATION_NOTE
 from sandbox.worker.hardening import LAYER_NAMES

@@ -11,17 +11,18 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.broker.simulator import FillModel, SimulatedBroker
-from app.controls import kill_switch_reader, team_switch_reader
+from app.config.registry import Registry
 from app.engine.books import TeamBook
 from app.engine.engine import Engine, EngineConfig, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
 from app.engine.ports import Broker, LoadOutcome, MarketData
 from app.ledger.fold import fold_all
 from app.ledger.writer import Durability, LedgerWriter
-from app.market.history import history_api
 from app.market.lake import BarLake
 from app.market.store import BarStore
-from app.registry import Registry
+from app.runtime.controls import kill_switch_reader, team_switch_reader
+from app.runtime.failpoints import failpoint
+from app.strategies.history_api import history_api
 from app.strategies.sources import read_strategy_files, version_of
 from app.uploads.inbox import StrategyInbox
 from sandbox.host.supervisor import SandboxRunner, SandboxSettings, TeamCode
@@ -174,6 +175,7 @@ def build_competition(
         engine_config,
         kill_switch=kill_switch_reader(data_dir),
         team_switches=team_switch_reader(data_dir),
+        crash_point=failpoint,
     )
     params = {t.team_id: dict(t.params) for t in registry.enabled_teams}
     inbox = StrategyInbox(data_dir, params)

@@ -17,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.competition import Competition
 from app.engine.books import check_against_broker
 from app.engine.engine import ONE_MINUTE, session_day
 from app.engine.recovery import (
@@ -33,6 +32,7 @@ from app.ledger.journal import read_journal
 from app.ledger.jsonl import read_jsonl, repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
 from app.ledger.small_files import write_json_atomic
+from app.runtime.competition import Competition
 
 HOLD_FILE = "HOLD.json"
 OPENING_CASH_FILE = "broker-opening.json"

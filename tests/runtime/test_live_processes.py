@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import DAY, FIXTURE_STRATEGIES
-from tests.live_processes import (
+from tests.runtime.live_processes import (
     EmulatorProcess,
     arena,
     check_books_against_emulator,
@@ -71,7 +71,7 @@ def test_two_processes_with_injected_faults_end_with_books_equal_to_the_broker(b
         emulator.close()
 
 
-FAILPOINTS = (  # app.failpoints: where a crash is most dangerous
+FAILPOINTS = (  # app.runtime.failpoints: where a crash is most dangerous
     "journaled-not-sent",
     "sent-not-recorded",
     "fill-journaled-not-booked",

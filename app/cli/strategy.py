@@ -15,10 +15,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from app.competition import build_competition
+from app.cli.arguments import Commands, command, day, group, symbols
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
 from app.ledger.jsonl import read_jsonl
 from app.market.replay import ReplayMarket
-from app.registry import load_registry
+from app.runtime.competition import build_competition
 from app.strategies.sources import guess_entry_point, main_module, read_strategy_files
 from sandbox.host.probe import kernel_supports, probe_layers
 from sandbox.worker.compiler import check_strategy
@@ -27,6 +29,30 @@ from sandbox.worker.policy import ImportPolicy
 console = Console(width=140)
 LOCAL_TEAM = "local"
 _ONE_MINUTE = timedelta(minutes=1)
+
+
+def register(commands: Commands, settings: ArenaSettings) -> None:
+    actions = group(commands, "strategy", "check or try a team's strategy")
+    check = actions.add_parser("check", help="static checks; exit 1 listing every problem")
+    check.set_defaults(handler=cmd_strategy_check)
+    check.add_argument("path", type=Path, help="a .py file or a directory of them")
+    check.add_argument("--entry-point", help="the strategy class (default: the one found)")
+    check.add_argument("--block", action="append", help="a module to refuse (repeatable)")
+    test = actions.add_parser("test", help="run it in the real sandbox over replayed bars")
+    test.set_defaults(handler=cmd_strategy_test)
+    test.add_argument("path", type=Path)
+    test.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
+    test.add_argument("--minutes", type=int, default=60)
+    test.add_argument("--entry-point")
+    test.add_argument("--params", help="JSON object handed to __init__")
+    test.add_argument("--cash", type=float, default=100_000)
+    test.add_argument("--symbols", type=symbols)
+    test.add_argument("--start", type=day)
+    test.add_argument("--end", type=day)
+    test.add_argument("--json", action="store_true", help="one JSON object per minute")
+    command(
+        commands, "doctor", cmd_doctor, "which sandbox isolation layers are active on this machine"
+    )
 
 
 def cmd_strategy_check(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.registry import RegistryError, load_registry
+from app.config.registry import RegistryError, load_registry
 from tests.conftest import REPO
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from app.domain.models import Bar
-from app.market.history import MAX_N, HistoryAPI
 from app.market.store import FIELDS, BarStore
 from app.market.synthetic import SyntheticMarket
+from app.strategies.history_api import MAX_N, HistoryAPI
 
 CONTRACT = {
     "getLastN", "getDay", "getRange", "getLastNMulti", "getDayMulti", "getRangeMulti", "features",

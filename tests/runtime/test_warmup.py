@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
-from app.competition import build_competition
+from app.config.registry import load_registry
 from app.market.alpaca import AlpacaMarketData
-from app.registry import load_registry
-from app.warmup import daily_backfill, warm_history
+from app.runtime.competition import build_competition
+from app.runtime.warmup import daily_backfill, warm_history
 from tests.conftest import DAY, OPEN, SYMBOLS
 
 

@@ -10,24 +10,63 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from app.cli_commands import (
-    announce_sandbox,
-    console,
-    errors,
-    finish_run,
-    serve_if_asked,
-    wall_clock_market,
-)
-from app.competition import Competition, build_competition, prepare_data_dir
-from app.controls import release_kill_switch, throw_kill_switch
+from app.cli.arguments import Commands, command, symbols, with_competition
+from app.cli.output import announce_sandbox, console, errors, finish_run, report_bar_problems
+from app.cli.web import add_serve_options, serve_if_asked
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
 from app.engine.clock import WallClock
 from app.engine.controls import KillMode
 from app.engine.ports import MarketData
-from app.live import alpaca_components
-from app.registry import load_registry
-from app.resume import held_problems, record_opening_cash, resume
-from app.settings import ArenaSettings
-from app.warmup import daily_backfill, warm_history
+from app.market.relabel import RelabeledMarket
+from app.market.replay import ReplayMarket
+from app.market.synthetic import SyntheticMarket
+from app.runtime.competition import Competition, build_competition, prepare_data_dir
+from app.runtime.controls import release_kill_switch, throw_kill_switch
+from app.runtime.live import alpaca_components
+from app.runtime.resume import held_problems, record_opening_cash, resume
+from app.runtime.warmup import daily_backfill, warm_history
+
+
+def register(commands: Commands, settings: ArenaSettings) -> None:
+    run = command(commands, "run", cmd_run, "run a competition on the wall clock")
+    run.add_argument("--market", default="synthetic", help="synthetic | replay:PATH | alpaca")
+    run.add_argument(
+        "--broker",
+        choices=("sim", "alpaca"),
+        default="sim",
+        help="the simulated broker, or Alpaca (ARENA_ALPACA_* settings)",
+    )
+    run.add_argument("--universe", type=symbols, help="symbols to trade with --market alpaca")
+    run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
+    run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
+    run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="journal and book, but send nothing: the simulator fills on Alpaca's bars",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an earlier run: recover its books against the broker first",
+    )
+    add_serve_options(run)
+    with_competition(run, settings, settings.data_dir)
+
+    kill = command(
+        commands, "kill-switch", cmd_kill_switch, "halt trading: block, cancel, flatten; or off"
+    )
+    kill.add_argument("mode", choices=["block", "cancel", "flatten", "off"])
+    kill.add_argument("--yes", action="store_true", help="confirm flatten without asking")
+    kill.add_argument("--data-dir", type=Path, default=settings.data_dir)
+
+    reconcile = command(
+        commands, "reconcile", cmd_reconcile, "recover the books against Alpaca (dry run)"
+    )
+    reconcile.add_argument("--universe", type=symbols, required=True, help="e.g. AAPL,MSFT,SPY")
+    reconcile.add_argument("--apply", action="store_true", help="write and cancel; lift a hold")
+    with_competition(reconcile, settings, settings.data_dir)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -185,3 +224,15 @@ def _live_parts(args: argparse.Namespace) -> tuple[MarketData, Any, Any]:
         raise ValueError("--market alpaca needs --universe, e.g. --universe AAPL,MSFT,SPY")
     broker, market, clock = alpaca_components(settings, sorted(args.universe), duration)
     return market, broker, clock
+
+
+def wall_clock_market(spec: str, symbols: int) -> MarketData:
+    """`synthetic` or `replay:PATH`, replayed minute by minute under wall-clock labels."""
+    if spec == "synthetic":
+        synthetic = SyntheticMarket(symbols=symbols)
+        return RelabeledMarket(synthetic, synthetic.minutes(sessions=30))
+    if spec.startswith("replay:"):
+        replay = ReplayMarket.load(Path(spec.removeprefix("replay:")))
+        report_bar_problems(replay)
+        return RelabeledMarket(replay, replay.minutes())
+    raise ValueError(f"--market must be 'synthetic' or 'replay:PATH', got {spec!r}")

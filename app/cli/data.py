@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-
+from app.cli.arguments import Commands, day, group
+from app.cli.output import console
+from app.config.settings import ArenaSettings
 from app.factors.export import FREQUENCIES, export_qlib
 
-console = Console()
 
-
-def add_data_commands(commands: Any, day: Callable[[str], date], settings: Any) -> None:
-    data = commands.add_parser("data", help="the bar lake: export for offline research")
-    actions = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+def register(commands: Commands, settings: ArenaSettings) -> None:
+    actions = group(commands, "data", "the bar lake: export for offline research")
     export = actions.add_parser(
         "export-qlib",
         help="write the bar lake in Qlib's binary layout (qlib.init(provider_uri=OUT))",

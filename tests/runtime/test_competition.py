@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from app.competition import log_sandbox_layers, sandbox_layer_summary
 from app.engine.ports import LoadOutcome
+from app.runtime.competition import log_sandbox_layers, sandbox_layer_summary
 
 LAYERS = (
     {"name": "seccomp", "active": False, "detail": "libseccomp not found"},

@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from app.competition import Competition
 from app.domain.models import Bar
 from app.domain.numbers import price_from_float
 from app.market.calendar import SessionCalendar
+from app.runtime.competition import Competition
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)

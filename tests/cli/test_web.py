@@ -8,10 +8,10 @@ import requests
 import yaml
 
 from app.cli import main
-from app.cli_web import serve_beside
+from app.cli.web import serve_beside
 from app.web.keys import KeyStore
 from tests.conftest import FIXTURE_STRATEGIES
-from tests.live_processes import free_port, wait_until_answering
+from tests.runtime.live_processes import free_port, wait_until_answering
 
 
 def test_a_team_added_gets_a_registry_entry_and_a_key_shown_once(tmp_path, capsys):

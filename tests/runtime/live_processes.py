@@ -24,7 +24,7 @@ import requests
 from app.ledger.jsonl import read_jsonl
 from tests.conftest import trade_totals
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "emulator-key", "emulator-secret"
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
-from app.competition import Competition, build_competition
+from app.config.registry import load_registry
 from app.ledger.jsonl import read_jsonl
 from app.market.alpaca import AlpacaMarketData
-from app.registry import load_registry
-from app.resume import held_problems, hold_path, opening_cash, record_opening_cash, resume
+from app.runtime.competition import Competition, build_competition
+from app.runtime.resume import held_problems, hold_path, opening_cash, record_opening_cash, resume
 from tests.conftest import OPEN, SYMBOLS, Emu
 
 D = Decimal

@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from app.alpaca.clients import LiveConfigError, alpaca_clients, alpaca_clock
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
-from app.competition import build_competition
-from app.live import BrokerClock, LiveConfigError, alpaca_clients
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
 from app.market.alpaca import AlpacaMarketData
-from app.registry import load_registry
-from app.settings import ArenaSettings
+from app.runtime.competition import build_competition
 from tests.conftest import OPEN, SYMBOLS, Emu, trade_totals
 
 D = Decimal
@@ -104,7 +104,7 @@ def test_the_broker_clock_lets_the_engine_book_fills_while_it_waits_but_not_on_e
     start = datetime(2026, 3, 12, 15, 0, 1, tzinfo=UTC)
     reads = [start + timedelta(seconds=s) for s in range(0, 70, 2)]  # every 2 s of broker time
     idled: list[datetime] = []
-    clock = BrokerClock(FakeClock(reads), sleep=lambda s: None, idle_seconds=5.0)
+    clock = alpaca_clock(FakeClock(reads), sleep=lambda s: None, idle_seconds=5.0)
     clock.idle = idled.append
     assert next(clock.ticks()) == datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
     assert idled[0] == start + timedelta(seconds=2)  # the broker's time of the first wait
@@ -117,7 +117,7 @@ def test_the_broker_clock_yields_each_session_minute_once_and_skips_the_night():
     close = datetime(2026, 3, 12, 19, 58, 30, tzinfo=UTC)
     reads = [close, close + timedelta(minutes=1), close + timedelta(minutes=2),
              datetime(2026, 3, 13, 13, 31, 5, tzinfo=UTC)]  # fmt: skip
-    clock = BrokerClock(FakeClock(reads), sleep=lambda s: None)
+    clock = alpaca_clock(FakeClock(reads), sleep=lambda s: None)
     ticks = clock.ticks()
     got = [next(ticks) for _ in range(2)]
     assert got == [

@@ -1,0 +1,1 @@
+"""Reaching Alpaca: the alpaca-py clients from settings, tuned for the host."""

@@ -1,0 +1,100 @@
+"""`arena replay` and `arena demo`: a competition over recorded or synthetic minutes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.live import Live
+
+from app.cli.arguments import Commands, command, day, positive, symbols, with_competition
+from app.cli.output import (
+    announce_sandbox,
+    console,
+    finish_run,
+    report_bar_problems,
+    run_with_progress,
+)
+from app.cli.tables import leaderboard_table
+from app.cli.web import add_serve_options, serve_if_asked
+from app.config.registry import load_registry
+from app.config.settings import ArenaSettings
+from app.engine.clock import ReplayClock
+from app.market.replay import ReplayMarket
+from app.market.synthetic import SyntheticMarket
+from app.runtime.competition import build_competition, prepare_data_dir
+
+
+def register(commands: Commands, settings: ArenaSettings) -> None:
+    replay = command(commands, "replay", cmd_replay, "replay recorded bars through the engine")
+    replay.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
+    with_competition(replay, settings, settings.data_dir)
+    replay.add_argument("--start", type=day, help="first session (YYYY-MM-DD)")
+    replay.add_argument("--end", type=day, help="last session (YYYY-MM-DD)")
+    replay.add_argument("--symbols", type=symbols, help="comma-separated subset, e.g. AAPL,MSFT")
+    replay.add_argument("--speed", type=positive, help="minutes per second (default: flat out)")
+    replay.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    demo = command(commands, "demo", cmd_demo, "the demo competition on a synthetic market, fast")
+    demo.add_argument("--minutes", type=int, default=390, help="minutes to play (default 390)")
+    demo.add_argument("--speed", type=positive, default=60.0, help="minutes per second")
+    demo.add_argument("--symbols", type=int, default=12, help="synthetic market size")
+    add_serve_options(demo)
+    with_competition(demo, settings, settings.data_dir / "demo")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    market = ReplayMarket.load(args.bars, args.symbols, args.start, args.end)
+    report_bar_problems(market)
+    minutes = market.minutes()
+    if not minutes:
+        raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")
+    prepare_data_dir(args.data_dir, args.reset)
+    competition = build_competition(registry, market, args.data_dir, durability="close")
+    announce_sandbox(competition)
+    ticks = ReplayClock(minutes, args.speed).ticks()
+    sessions = len({m.date() for m in minutes})
+    console.print(
+        f"Replaying {len(minutes):,} minutes ({sessions} sessions) × {len(market.universe)} "
+        f"symbols for {len(competition.engine.books)} teams into {args.data_dir}"
+    )
+    problems = run_with_progress(competition, ticks, len(minutes), args.quiet)
+    return finish_run(competition, problems)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    market = SyntheticMarket(symbols=args.symbols)
+    minutes = market.minutes(sessions=max(1, -(-args.minutes // 390)))[: args.minutes]
+    prepare_data_dir(args.data_dir, reset=True)  # the demo always starts afresh
+    server = serve_if_asked(args)
+    competition = build_competition(registry, market, args.data_dir, durability="close")
+    announce_sandbox(competition)
+    console.print(
+        f"[bold]{registry.competition.name}[/]: {len(competition.engine.books)} teams, "
+        f"{len(market.universe)} synthetic symbols, {len(minutes)} minutes at "
+        f"{args.speed:g} minutes/second; ledgers in {args.data_dir}"
+    )
+    ticks = ReplayClock(minutes, args.speed).ticks()
+    with Live(leaderboard_table(competition.leaderboard()), console=console) as live:
+
+        def refresh(report: Any) -> None:
+            if report.minute.minute % 5 == 0:
+                title = f"{report.minute:%Y-%m-%d %H:%M} UTC"
+                live.update(leaderboard_table(competition.leaderboard(), title))
+
+        problems = competition.run(ticks, on_tick=refresh)
+        live.update(leaderboard_table(competition.leaderboard(), "final"))
+    console.print()
+    console.print(f"Next: arena print-global --data-dir {args.data_dir}")
+    if server is not None:
+        console.print(f"The API keeps serving on port {args.port}; Ctrl-C stops it.")
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            server.wait()
+    return 1 if problems else 0

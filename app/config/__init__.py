@@ -1,0 +1,1 @@
+"""Where a competition is configured: the team registry and the host's settings."""

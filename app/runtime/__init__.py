@@ -1,0 +1,1 @@
+"""The running competition: composed from its parts, recovered, warmed, run, closed."""
