@@ -11,12 +11,13 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from app.alpaca.clients import LiveConfigError, alpaca_clients, alpaca_clock
+from app.alpaca.clients import LiveConfigError, alpaca_clients
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.config.registry import load_registry
 from app.config.settings import ArenaSettings
 from app.market.alpaca import AlpacaMarketData
 from app.runtime.competition import build_competition
+from app.runtime.live import alpaca_clock
 from tests.conftest import OPEN, SYMBOLS, Emu, trade_totals
 
 D = Decimal
