@@ -19,6 +19,9 @@ from alpaca.trading.client import TradingClient
 
 from app.broker.emulator import EmulatorServer, EmulatorState, load_state
 from app.domain.models import Bar
+from app.engine.lines import EventKind
+from app.ledger.jsonl import read_jsonl
+from app.ledger.paths import EVENTS
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_STRATEGIES = REPO / "tests" / "fixtures" / "strategies"
@@ -41,6 +44,15 @@ def real_bars() -> Path:
     if found is None:
         pytest.skip(f"real data set {DATASET} not found beside the repository (../shared/data)")
     return found
+
+
+def error_lines(owner_folder: Path) -> list[dict[str, Any]]:
+    """A team's (or the account's) event lines other than accepted signals: what its
+    `errors.jsonl` held before the channel became `events.jsonl`."""
+    path = owner_folder / EVENTS
+    if not path.exists():
+        return []
+    return [r for r in read_jsonl(path) if r.get("kind") != EventKind.SIGNAL_ACCEPTED]
 
 
 def minute(hh: int, mm: int, day: int = 12) -> datetime:

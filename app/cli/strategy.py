@@ -132,7 +132,7 @@ class _Recorder:
 def _minute_report(data_dir: Path, outputs: dict[str, Any]) -> list[dict[str, Any]]:
     team_dir = data_dir / "team" / LOCAL_TEAM
     notes: dict[str, list[dict]] = defaultdict(list)
-    for kind in ("errors", "trades"):
+    for kind in ("events", "trades"):
         path = team_dir / f"{kind}.jsonl"
         if path.exists():
             for record in read_jsonl(path):

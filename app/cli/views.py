@@ -34,7 +34,7 @@ def cmd_print_team(args: argparse.Namespace) -> int:
         reader.latest_portfolio(folder),
         reader.latest_metrics(folder),
         reader.recent_trades(folder, args.trades),
-        reader.recent_errors(folder, 5),
+        reader.recent_events(folder, 5),
     ):
         console.print(renderable)
     return 0

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.domain.models import Allocation, Fill
-from app.engine import records
 from app.engine.books import AccountBook, TeamBook
+from app.engine.lines import AccountTradeLine, TradeLine
 from app.engine.ports import Ledger
 
 
 def book_fill(account: AccountBook, ledger: Ledger, fill: Fill, team_ids: list[str]) -> None:
     effect = account.apply(fill)
-    ledger.trade(None, records.account_trade_record(fill, effect, team_ids))
+    ledger.write(AccountTradeLine.booked(fill, effect, team_ids))
 
 
 def book_allocation(
@@ -26,5 +26,4 @@ def book_allocation(
 ) -> None:
     book = books[allocation.team_id]
     effect = book.apply(allocation)
-    record = records.trade_record(allocation, effect, book.portfolio, tick, version)
-    ledger.trade(allocation.team_id, record)
+    ledger.write(TradeLine.booked(allocation, effect, book.portfolio, tick, version))

@@ -22,11 +22,19 @@ from app.domain.netting import plan_blocks
 from app.domain.numbers import price_from_float
 from app.domain.portfolio import ZERO
 from app.domain.validation import TradingRules, apply_budget, parse_signals
-from app.engine import records
 from app.engine.books import AccountBook, TeamBook, check_against_broker, flattening_intents
 from app.engine.controls import KillMode, KillSwitch
 from app.engine.execution import CrashPoint, Execution, no_crash
 from app.engine.leaderboard import assign_ranks
+from app.engine.lines import (
+    ACCOUNT_LABEL,
+    AccountNote,
+    MetricsLine,
+    SignalAccepted,
+    SignalRefused,
+    SnapshotLine,
+    TeamEvent,
+)
 from app.engine.ports import (
     Broker,
     Ledger,
@@ -40,7 +48,6 @@ from app.engine.ports import (
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
 NEW_YORK = ZoneInfo("America/New_York")
-ACCOUNT_OWNER = "account"
 
 
 def session_day(minute: datetime) -> date:
@@ -64,6 +71,16 @@ class EngineConfig:
     @property
     def quantum(self) -> Decimal:
         return Decimal("0.000000001") if self.rules.allow_fractional else Decimal(1)
+
+
+@dataclass(slots=True)
+class _TeamChoice:
+    """What became of one team's signals this minute."""
+
+    now: list[Intent]  # to market this minute (its own and released limits)
+    refused: list[Rejection]
+    accepted: list[Intent]  # this minute's own signals that passed, in the team's order
+    resting: list[Intent]  # limits placed to rest this minute
 
 
 @dataclass(slots=True)
@@ -174,9 +191,7 @@ class Engine:
         for intent in intents:
             rejection = Rejection(intent.team_id, intent.signal_index, reason)
             book = self.books[intent.team_id]
-            self.ledger.error(
-                book.team_id, records.rejection_record(as_of, rejection, book.version)
-            )
+            self.ledger.write(SignalRefused.refused(as_of, rejection, book.version))
         if self._flatten_pending and self.execution.open_orders == 0:
             # After the cancels are final: no opposite-side orders while one is open.
             self._flatten_pending = False
@@ -195,7 +210,7 @@ class Engine:
             book.enabled, book.consecutive_faults = enabled, 0
             message = f"{'enabled' if enabled else 'disabled'} by the organiser"
             kind = "version" if enabled else "disabled"
-            self.ledger.error(team_id, records.fault_record(as_of, team_id, kind, message))
+            self.ledger.write(TeamEvent.noted(as_of, team_id, kind, message))
 
     def _throw(self, switch: KillSwitch, as_of: datetime) -> None:
         """A new activation: cancel (cancel, flatten) and arm the flatten, once."""
@@ -209,7 +224,7 @@ class Engine:
 
     def _account_note(self, moment: datetime, message: str) -> None:
         log.warning(message)
-        self.ledger.error(None, {"timestamp": moment, "kind": "control", "message": message})
+        self.ledger.write(AccountNote(timestamp=moment, kind="control", message=message))
 
     def _swap_staged(self, minute: datetime, as_of: datetime) -> None:
         """Swap in staged versions that pass a smoke call on this minute's bars."""
@@ -229,45 +244,42 @@ class Engine:
                     f"version {code.version} was not swapped in ({outcome.kind}): {outcome.error}"
                 )
                 kind = "version_rejected"
-            self.ledger.error(
-                team_id, records.fault_record(as_of, team_id, kind, message, version=book.version)
-            )
+            self.ledger.write(TeamEvent.noted(as_of, team_id, kind, message, version=book.version))
         self._staged.clear()
 
     def _collect_intents(self, minute: datetime, as_of: datetime) -> tuple[list[Intent], int, int]:
-        active = [b for b in self.books.values() if b.enabled]
-        calls = [
-            TeamCall(b.team_id, b.strategy_header(self.config.params.get(b.team_id, {})))
-            for b in active
-        ]
-        results = (
-            self.runner.run_tick(
-                minute,
-                self.history.window(self.config.window_minutes),
-                self.history.last_closes(),
-                calls,
-            )
-            if calls
-            else {}
-        )
+        """Every enabled team's call for the minute, its signals checked and its lines written."""
+        results = self._call_teams(minute)
         intents: list[Intent] = []
         rejected = faults = 0
         for book in sorted(self.books.values(), key=lambda b: b.team_id):
             result = results.get(book.team_id)
             if result is not None and result.error:
                 faults += 1
-            accepted, refusals = self._team_intents(book, result, as_of)
-            intents.extend(accepted)
-            rejected += len(refusals)
-            for rejection in refusals:
-                self.ledger.error(
-                    book.team_id, records.rejection_record(as_of, rejection, book.version)
-                )
+            choice = self._team_intents(book, result, as_of)
+            intents.extend(choice.now)
+            rejected += len(choice.refused)
+            for rejection in choice.refused:
+                self.ledger.write(SignalRefused.refused(as_of, rejection, book.version))
+            for intent in choice.accepted:
+                resting = any(intent is r for r in choice.resting)
+                self.ledger.write(SignalAccepted.accepted(as_of, intent, resting, book.version))
         return intents, rejected, faults
+
+    def _call_teams(self, minute: datetime) -> dict[str, StrategyResult]:
+        calls = [
+            TeamCall(b.team_id, b.strategy_header(self.config.params.get(b.team_id, {})))
+            for b in self.books.values()
+            if b.enabled
+        ]
+        if not calls:
+            return {}
+        window = self.history.window(self.config.window_minutes)
+        return self.runner.run_tick(minute, window, self.history.last_closes(), calls)
 
     def _team_intents(
         self, book: TeamBook, result: StrategyResult | None, as_of: datetime
-    ) -> tuple[list[Intent], list[Rejection]]:
+    ) -> _TeamChoice:
         released, book.resting_limits = release_marketable(book.resting_limits, self.prices)
         parsed: list[Intent] = []
         refusals: list[Rejection] = []
@@ -281,13 +293,18 @@ class Engine:
             released + parsed, book.exposure, self.prices, self.config.rules
         )
         now = [i for i in accepted if is_marketable(i, self.prices[i.symbol])]
+        placed: list[Intent] = []
         for intent in (i for i in accepted if not is_marketable(i, self.prices[i.symbol])):
             if len(book.resting_limits) >= MAX_RESTING_PER_TEAM:
                 reason = f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})"
                 refused.append(Rejection(book.team_id, intent.signal_index, reason))
             else:
                 book.resting_limits.append(intent)
-        return now, refusals + refused
+                placed.append(intent)
+        # This minute's own signals that passed (a released limit was accepted when placed).
+        new = [i for i in now + placed if any(i is p for p in parsed)]
+        new.sort(key=lambda i: i.signal_index)
+        return _TeamChoice(now, refusals + refused, new, placed)
 
     def _parse_output(self, book: TeamBook, output: object) -> tuple[list[Intent], list[Rejection]]:
         """The team's signals, checked; a failure of the checks on what a team returned is
@@ -303,11 +320,8 @@ class Engine:
     def _note_result(self, book: TeamBook, result: StrategyResult, as_of: datetime) -> None:
         """Record a fault or printed output; disable a team that keeps failing."""
         if result.printed:
-            self.ledger.error(
-                book.team_id,
-                records.fault_record(
-                    as_of, book.team_id, "output", "", result.printed, book.version
-                ),
+            self.ledger.write(
+                TeamEvent.noted(as_of, book.team_id, "output", "", result.printed, book.version)
             )
         if result.skipped:
             return  # its worker is restarting after a fault: no call was made
@@ -315,15 +329,9 @@ class Engine:
             book.consecutive_faults = 0
             return
         book.consecutive_faults += 1
-        self.ledger.error(
-            book.team_id,
-            records.fault_record(
-                as_of,
-                book.team_id,
-                result.error_kind or "exception",
-                result.error,
-                version=book.version,
-            ),
+        kind = result.error_kind or "exception"
+        self.ledger.write(
+            TeamEvent.noted(as_of, book.team_id, kind, result.error, version=book.version)
         )
         if book.consecutive_faults >= self.config.max_consecutive_faults:
             book.enabled = False
@@ -331,34 +339,32 @@ class Engine:
                 f"disabled after {book.consecutive_faults} faults in a row; "
                 "upload a fixed version to trade again"
             )
-            self.ledger.error(
-                book.team_id, records.fault_record(as_of, book.team_id, "disabled", message)
-            )
+            self.ledger.write(TeamEvent.noted(as_of, book.team_id, "disabled", message))
 
     def _record(self, as_of: datetime, day: date) -> None:
         """Snapshots and metrics for every team and for the account."""
         for book in self.books.values():
-            snapshot = records.portfolio_record(book.team_id, as_of, book.portfolio, self.prices)
-            self.ledger.portfolio(book.team_id, day, snapshot)
-            book.tracker.record_minute(snapshot["equity"])
+            snapshot = SnapshotLine.marked(book.team_id, day, as_of, book.portfolio, self.prices)
+            self.ledger.write(snapshot)
+            book.tracker.record_minute(snapshot.equity)
         snapshots = {t: book.tracker.snapshot() for t, book in self.books.items()}
         ranks = assign_ranks({t: m.total_return_pct for t, m in snapshots.items()})
         for team_id, metrics in snapshots.items():
             book = self.books[team_id]
-            status = "active" if book.enabled else "disabled"
-            record = records.metrics_record(
-                team_id, as_of, metrics, ranks[team_id], book.version, status
+            line = MetricsLine(
+                timestamp=as_of,
+                owner=team_id,
+                rank=ranks[team_id],
+                figures=metrics.to_record(),
+                strategy_version=book.version,
+                status="active" if book.enabled else "disabled",
             )
-            self.ledger.metrics(team_id, record)
-        account = records.portfolio_record(
-            ACCOUNT_OWNER, as_of, self.account.portfolio, self.prices
-        )
-        self.ledger.portfolio(None, day, account)
-        self.account.tracker.record_minute(account["equity"])
-        self.ledger.metrics(
-            None,
-            records.metrics_record(ACCOUNT_OWNER, as_of, self.account.tracker.snapshot(), None),
-        )
+            self.ledger.write(line)
+        account = SnapshotLine.marked(None, day, as_of, self.account.portfolio, self.prices)
+        self.ledger.write(account)
+        self.account.tracker.record_minute(account.equity)
+        figures = self.account.tracker.snapshot().to_record()
+        self.ledger.write(MetricsLine(timestamp=as_of, owner=ACCOUNT_LABEL, figures=figures))
 
     def end_day(self) -> None:
         """The session is over: day orders expire, resting limits expire, the day is folded."""
@@ -374,9 +380,7 @@ class Engine:
                     f"@ {amount(intent.limit_price or ZERO)} "
                     "expired at the session's close without reaching its price"
                 )
-                self.ledger.error(
-                    book.team_id, records.fault_record(as_of, book.team_id, "expired", message)
-                )
+                self.ledger.write(TeamEvent.noted(as_of, book.team_id, "expired", message))
             book.resting_limits = []
         self.ledger.end_tick()
         if self._on_day_end is not None:
@@ -389,8 +393,8 @@ class Engine:
         problems = self.check_books()
         for problem in problems:
             log.error(problem)
-            self.ledger.error(
-                None, {"timestamp": self.last_minute, "kind": "books", "message": problem}
+            self.ledger.write(
+                AccountNote(timestamp=self.last_minute, kind="books", message=problem)
             )
         self.ledger.close()
         self.runner.close()

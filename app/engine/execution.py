@@ -17,9 +17,16 @@ from app.domain.models import Fill, Order, OrderEvent, OrderStatus
 from app.domain.netting import BlockPlan, LegPlan
 from app.domain.order_ids import block_order_id, crossed_block_id
 from app.domain.settlement import BlockSettlement, SettlementError
-from app.engine import records
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
+from app.engine.lines import (
+    AccountNote,
+    AllocationsLine,
+    OutcomeLine,
+    SubmitLine,
+    TeamEvent,
+    derived,
+)
 from app.engine.ports import Broker, Ledger
 
 log = logging.getLogger(__name__)
@@ -123,8 +130,7 @@ class Execution:
             submitted_at=now,
         )
         waiting = {t: q for t, q in block.settlement.unfilled.items() if q > 0}
-        record = records.journal_submit_record(now, order, plan.tick, leg.leg, waiting)
-        self._ledger.journal(record, sync=False)
+        self._ledger.write(SubmitLine.before(now, order, plan.tick, leg.leg, waiting))
         block.current, block.leg_filled, block.leg_notional = (order, leg), ZERO, ZERO
         self._by_order[order.client_order_id] = block
         return order
@@ -151,11 +157,10 @@ class Execution:
             return
         plan = block.plan
         # Ahead of the ledger lines: a crash between them is redone from this record.
-        self._ledger.journal(
-            records.journal_allocations_record(
+        self._ledger.write(
+            AllocationsLine.before(
                 fill.timestamp, "fill", plan.tick, allocations, block.versions, fill, leg.leg
-            ),
-            sync=False,
+            )
         )
         self._crash_point("fill-journaled-not-booked")
         block.leg_filled += fill.quantity
@@ -171,16 +176,16 @@ class Execution:
         order, _leg = block.current
         self._by_order.pop(order.client_order_id, None)
         avg = block.leg_notional / block.leg_filled if block.leg_filled else None
-        self._ledger.journal(
-            records.journal_outcome_record(
-                now,
-                order.client_order_id,
-                event.status,
-                block.leg_filled,
-                None if avg is None else records.derived(avg),
-                event.message,
-            ),
-            sync=False,  # an outcome is not written ahead: recovery can always ask the broker
+        # An outcome is not written ahead (no sync): recovery can always ask the broker.
+        self._ledger.write(
+            OutcomeLine(
+                timestamp=now,
+                client_order_id=order.client_order_id,
+                status=event.status,
+                filled_qty=block.leg_filled,
+                avg_price=None if avg is None else derived(avg),
+                message=event.message,
+            )
         )
         block.current = None
         if event.status is OrderStatus.FILLED and block.pending_legs:
@@ -200,21 +205,16 @@ class Execution:
                     f"order {order.client_order_id} {event.status.value}{detail}; "
                     f"{left} {block.plan.symbol} of your order did not fill"
                 )
-                self._ledger.error(
-                    team,
-                    records.fault_record(now, team, "order", message, version=block.versions[team]),
-                )
+                version = block.versions[team]
+                self._ledger.write(TeamEvent.noted(now, team, "order", message, version=version))
 
     def _finish(self, block: ActiveBlock, now: datetime) -> None:
         """Settle the crossed quantity and release every team's reservation."""
         plan = block.plan
         crossed = block.settlement.settle_crossed(block.parent_id, now)
         if crossed:
-            self._ledger.journal(
-                records.journal_allocations_record(
-                    now, "crossed", plan.tick, crossed, block.versions
-                ),
-                sync=False,
+            self._ledger.write(
+                AllocationsLine.before(now, "crossed", plan.tick, crossed, block.versions)
             )
         for allocation in crossed:
             version = block.versions[allocation.team_id]
@@ -224,4 +224,4 @@ class Execution:
 
     def _account_error(self, moment: datetime, message: str) -> None:
         log.error(message)
-        self._ledger.error(None, {"timestamp": moment, "kind": "broker", "message": message})
+        self._ledger.write(AccountNote(timestamp=moment, kind="broker", message=message))

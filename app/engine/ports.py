@@ -6,13 +6,14 @@ engine depends on nothing else of theirs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from app.domain.models import Bar, Order, OrderEvent
+from app.engine.lines import Line
 
 
 class MarketData(Protocol):
@@ -71,7 +72,6 @@ class StrategyResult:
     duration_ms: float = 0.0
     version: str = ""
     skipped: bool = False  # restarting after a fault: neither a fault nor a good minute
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -118,19 +118,16 @@ class StrategyRunner(Protocol):
 
 
 class Ledger(Protocol):
-    """Where the engine writes its lines (app.ledger.writer.LedgerWriter); owner None = account."""
+    """Where the engine writes its lines (app.ledger.writer.LedgerWriter)."""
 
-    def trade(self, owner: str | None, record: dict) -> None: ...
-    def portfolio(self, owner: str | None, day: date, record: dict) -> None: ...
-    def metrics(self, owner: str | None, record: dict) -> None: ...
-    def error(self, owner: str | None, record: dict) -> None: ...
-    def journal(self, record: dict, sync: bool = True) -> None: ...
-    def sync_journal(self) -> None: ...
+    def write(self, line: Line, *, sync: bool = False) -> None:
+        """Append a line to its owner's file of its channel (app.engine.lines); a journal
+        line written with `sync` is on disk when this returns."""
+        ...
+
+    def sync_journal(self) -> None:
+        """Make every journal line written so far durable (before orders are sent)."""
+        ...
+
     def end_tick(self) -> None: ...
     def close(self) -> None: ...
-
-
-class Clock(Protocol):
-    def ticks(self) -> Iterator[datetime]:
-        """The minutes to process, each once, in order."""
-        ...

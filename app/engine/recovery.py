@@ -16,14 +16,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from app.domain.models import Allocation, Fill, Leg, Order, OrderEvent, OrderStatus, Side
+from app.domain.models import Order, OrderEvent, OrderStatus
 from app.domain.settlement import SettlementError, split_fill
-from app.domain.timefmt import parse_rfc3339
-from app.engine import records
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
+from app.engine.lines import (
+    AccountTradeLine,
+    AllocationsLine,
+    JournalLine,
+    OutcomeLine,
+    SubmitLine,
+    TeamEvent,
+    TradeLine,
+)
 from app.engine.ports import Ledger
 
 log = logging.getLogger(__name__)
@@ -65,44 +72,6 @@ class RecoveryReport:
         ]
 
 
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-def _time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else parse_rfc3339(str(value))
-
-
-def allocation_from(record: Mapping[str, Any]) -> Allocation:
-    """An allocation from a team's trade line or a journal record's allocation."""
-    return Allocation(
-        team_id=record["team_id"],
-        trade_id=record["trade_id"],
-        parent_client_order_id=record["parent_client_order_id"],
-        symbol=record["symbol"],
-        side=Side(record["side"]),
-        quantity=_dec(record["quantity"]),
-        price=_dec(record["price"]),
-        fee=_dec(record.get("fee") or 0),
-        timestamp=_time(record["timestamp"]),
-        crossed=bool(record.get("crossed")),
-    )
-
-
-def fill_from(record: Mapping[str, Any], client_order_id: str) -> Fill:
-    """A broker fill from the account's trade line or a journal fill record's `fill`."""
-    return Fill(
-        client_order_id=client_order_id,
-        symbol=record["symbol"],
-        side=Side(record["side"]),
-        quantity=_dec(record["quantity"]),
-        price=_dec(record["price"]),
-        timestamp=_time(record["timestamp"]),
-        fee=_dec(record.get("fee") or 0),
-        execution_id=str(record.get("execution_id") or ""),
-    )
-
-
 @dataclass(slots=True)
 class _Booked:
     """What the ledgers already hold."""
@@ -114,8 +83,8 @@ class _Booked:
 def rebuild_books(
     books: dict[str, TeamBook],
     account: AccountBook,
-    team_trades: Mapping[str, Iterable[Mapping[str, Any]]],
-    account_trades: Iterable[Mapping[str, Any]],
+    team_trades: Mapping[str, Iterable[TradeLine]],
+    account_trades: Iterable[AccountTradeLine],
     report: RecoveryReport,
 ) -> _Booked:
     """Apply every trade line, in order, to freshly opened books."""
@@ -127,19 +96,19 @@ def rebuild_books(
             if book is None:
                 report.problems.append(f"trades of {team_id}, a team not in this competition")
                 break
-            book.apply(allocation_from(line))
-            seen.add(line["trade_id"])
-            book.version = str(line.get("strategy_version") or book.version)
+            book.apply(line.allocation())
+            seen.add(line.trade_id)
+            book.version = line.strategy_version or book.version
             report.trades_read += 1
     for line in account_trades:
-        account.apply(fill_from(line, line["client_order_id"]))
-        booked.executions.add(str(line["execution_id"]))
+        account.apply(line.fill())
+        booked.executions.add(line.execution_id)
         report.trades_read += 1
     return booked
 
 
 def redo_journal(
-    journal: list[Mapping[str, Any]],
+    journal: list[JournalLine],
     books: dict[str, TeamBook],
     account: AccountBook,
     ledger: Ledger,
@@ -147,23 +116,19 @@ def redo_journal(
     report: RecoveryReport,
 ) -> None:
     """Book every journaled fill or crossing part that the ledgers do not hold."""
-    for record in journal:
-        if record.get("event") not in ("fill", "crossed"):
+    for line in journal:
+        if not isinstance(line, AllocationsLine):
             continue
-        tick = _time(record["tick"])
-        parts = [allocation_from(a) for a in record["allocations"]]
-        if record["event"] == "fill":
-            fill = fill_from(record["fill"], record["client_order_id"])
-            if fill.execution_id not in booked.executions:
-                book_fill(account, ledger, fill, sorted({a.team_id for a in parts}))
-                booked.executions.add(fill.execution_id)
-                report.redone.append(f"account fill {fill.execution_id} ({fill.client_order_id})")
-        versions = {a["team_id"]: a.get("strategy_version", "") for a in record["allocations"]}
-        for part in parts:
+        fill = line.broker_fill()
+        if fill is not None and fill.execution_id not in booked.executions:
+            book_fill(account, ledger, fill, sorted({a.team_id for a in line.allocations}))
+            booked.executions.add(fill.execution_id)
+            report.redone.append(f"account fill {fill.execution_id} ({fill.client_order_id})")
+        for part in line.allocations:
             seen = booked.trade_ids.setdefault(part.team_id, set())
             if part.trade_id in seen or part.team_id not in books:
                 continue
-            book_allocation(books, ledger, part, tick, versions[part.team_id])
+            book_allocation(books, ledger, part.allocation(), line.tick, part.strategy_version)
             seen.add(part.trade_id)
             report.redone.append(f"{part.team_id} trade {part.trade_id}")
 
@@ -172,37 +137,41 @@ def redo_journal(
 class _OrderHistory:
     """A journaled order: its submit line and the fills journaled for it."""
 
-    submit: Mapping[str, Any]
+    submit: SubmitLine
     filled: Decimal = ZERO
     notional: Decimal = ZERO
     fills: int = 0
     allocated: dict[str, Decimal] = field(default_factory=dict)  # per team
 
 
-def open_orders(journal: list[Mapping[str, Any]]) -> list[_OrderHistory]:
-    """Journaled orders without a final outcome, with what was journaled of their fills."""
+def open_orders(journal: list[JournalLine]) -> list[_OrderHistory]:
+    """Journaled orders without a final outcome, with what was journaled of their fills.
+
+    If an order was journaled more than once (a retry re-sends the same client order id),
+    its first submit line stands for it.
+    """
     orders: dict[str, _OrderHistory] = {}
     final: set[str] = set()
-    for record in journal:
-        event, order_id = record.get("event"), record.get("client_order_id")
-        if event == "submit":
-            orders.setdefault(order_id, _OrderHistory(record))
-        elif event == "outcome" and record.get("status") in FINAL:
-            final.add(order_id)
-        elif event == "fill" and order_id in orders:
-            history = orders[order_id]
-            fill = record["fill"]
-            history.filled += _dec(fill["quantity"])
-            history.notional += _dec(fill["quantity"]) * _dec(fill["price"])
+    for line in journal:
+        if isinstance(line, SubmitLine):
+            orders.setdefault(line.client_order_id, _OrderHistory(line))
+        elif isinstance(line, OutcomeLine) and line.status in FINAL:
+            final.add(line.client_order_id)
+        elif isinstance(line, AllocationsLine) and line.fill is not None:
+            history = orders.get(line.client_order_id or "")
+            if history is None:
+                continue
+            history.filled += line.fill.quantity
+            history.notional += line.fill.quantity * line.fill.price
             history.fills += 1
-            for part in record["allocations"]:
-                team = part["team_id"]
-                history.allocated[team] = history.allocated.get(team, ZERO) + _dec(part["quantity"])
+            for part in line.allocations:
+                team = part.team_id
+                history.allocated[team] = history.allocated.get(team, ZERO) + part.quantity
     return [h for order_id, h in orders.items() if order_id not in final]
 
 
 def settle_open_orders(
-    journal: list[Mapping[str, Any]],
+    journal: list[JournalLine],
     books: dict[str, TeamBook],
     account: AccountBook,
     ledger: Ledger,
@@ -215,47 +184,15 @@ def settle_open_orders(
     """Ask the broker about every unresolved order: book its missed fills, close it."""
     for history in open_orders(journal):
         submit = history.submit
-        order = Order(
-            client_order_id=submit["client_order_id"],
-            symbol=submit["symbol"],
-            side=Side(submit["side"]),
-            quantity=_dec(submit["quantity"]),
-            submitted_at=_time(submit["timestamp"]),
-        )
+        order = submit.order()
         events = broker.recover(order, history.filled, history.notional, history.fills, cancel)
         waiting = {
-            team: _dec(quantity) - history.allocated.get(team, ZERO)
-            for team, quantity in submit["allocations"].items()
+            team: quantity - history.allocated.get(team, ZERO)
+            for team, quantity in submit.allocations.items()
         }
-        tick, leg = _time(submit["tick"]), Leg(submit["leg"])
-        number = history.fills
-        status: OrderEvent | None = None
-        for event in events:
-            if event.fill is not None:
-                number += 1
-                try:
-                    parts = split_fill(event.fill, waiting, tick, leg, number, quantum)
-                except SettlementError as error:
-                    report.problems.append(f"{order.client_order_id}: {error}")
-                    continue
-                versions = {t: books[t].version for t in waiting if t in books}
-                ledger.journal(
-                    records.journal_allocations_record(
-                        now, "fill", tick, parts, versions, event.fill, leg
-                    ),
-                    sync=False,
-                )
-                book_fill(account, ledger, event.fill, sorted(waiting))
-                for part in parts:
-                    waiting[part.team_id] -= part.quantity
-                    if part.team_id in books:
-                        book_allocation(books, ledger, part, tick, versions[part.team_id])
-                report.orders.append(
-                    f"{order.client_order_id}: missed fill of {event.fill.quantity} "
-                    f"@ {event.fill.price} booked"
-                )
-            if event.status.is_final:
-                status = event
+        status = _book_missed_fills(
+            events, history, waiting, books, account, ledger, quantum, now, report
+        )
         if status is None:
             report.problems.append(
                 f"{order.client_order_id}: still open at the broker ({order.side} "
@@ -263,6 +200,49 @@ def settle_open_orders(
             )
             continue
         _close(order, status, waiting, history, ledger, now, books, report)
+
+
+def _book_missed_fills(
+    events: list[OrderEvent],
+    history: _OrderHistory,
+    waiting: dict[str, Decimal],
+    books: dict[str, TeamBook],
+    account: AccountBook,
+    ledger: Ledger,
+    quantum: Decimal,
+    now: datetime,
+    report: RecoveryReport,
+) -> OrderEvent | None:
+    """Journal and book each fill the broker reports beyond the journal; the final status."""
+    submit = history.submit
+    number = history.fills
+    status: OrderEvent | None = None
+    for event in events:
+        if event.fill is not None:
+            number += 1
+            try:
+                parts = split_fill(event.fill, waiting, submit.tick, submit.leg, number, quantum)
+            except SettlementError as error:
+                report.problems.append(f"{submit.client_order_id}: {error}")
+                continue
+            versions = {t: books[t].version for t in waiting if t in books}
+            ledger.write(
+                AllocationsLine.before(
+                    now, "fill", submit.tick, parts, versions, event.fill, submit.leg
+                )
+            )
+            book_fill(account, ledger, event.fill, sorted(waiting))
+            for part in parts:
+                waiting[part.team_id] -= part.quantity
+                if part.team_id in books:
+                    book_allocation(books, ledger, part, submit.tick, versions[part.team_id])
+            report.orders.append(
+                f"{submit.client_order_id}: missed fill of {event.fill.quantity} "
+                f"@ {event.fill.price} booked"
+            )
+        if event.status.is_final:
+            status = event
+    return status
 
 
 def _close(
@@ -275,14 +255,17 @@ def _close(
     books: dict[str, TeamBook],
     report: RecoveryReport,
 ) -> None:
-    filled = sum((_dec(q) for q in history.submit["allocations"].values()), ZERO) - sum(
-        waiting.values(), ZERO
+    ordered = sum(history.submit.allocations.values(), ZERO)
+    filled = ordered - sum(waiting.values(), ZERO)
+    outcome = OutcomeLine(
+        timestamp=now,
+        client_order_id=order.client_order_id,
+        status=status.status,
+        filled_qty=filled,
+        avg_price=None,
+        message=status.message,
     )
-    ledger.journal(
-        records.journal_outcome_record(
-            now, order.client_order_id, status.status, filled, None, status.message
-        )
-    )
+    ledger.write(outcome, sync=True)
     report.orders.append(f"{order.client_order_id}: {status.status.value} ({filled} filled)")
     for team, left in waiting.items():
         if left > 0 and team in books:
@@ -290,7 +273,7 @@ def _close(
                 f"order {order.client_order_id} was working when the host restarted: "
                 f"{status.status.value}, {left} {order.symbol} of your order did not fill"
             )
-            ledger.error(team, records.fault_record(now, team, "order", message))
+            ledger.write(TeamEvent.noted(now, team, "order", message))
 
 
 def check_cash(

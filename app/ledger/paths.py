@@ -14,7 +14,8 @@ DAY_FILE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
 
 TRADES = "trades.jsonl"
 METRICS = "metrics.jsonl"
-ERRORS = "errors.jsonl"
+EVENTS = "events.jsonl"
+OLD_EVENTS = "errors.jsonl"  # what the events file was called before (still read)
 PORTFOLIO_DIR = "portfolio"
 PORTFOLIO_PARQUET = "portfolio.parquet"
 

@@ -1,10 +1,12 @@
 """The one writer of a data directory's ledgers: per-owner JSONL files and the order journal.
 
-A team's ledgers grow by a bounded amount each minute (between `end_tick` calls), however it
-behaves: its error lines (faults, rejections, printed output, events), which carry its own
-text, are capped per line and per minute; the books' lines (trades, snapshots, metrics) are
-host-made, bounded by the rules, and never dropped. The account's lines are host-only data
-and have no quota. See docs/decisions/0020-bounded-records.md.
+The engine hands it typed lines (`write`, app.engine.lines); each goes to its owner's file
+of its channel. A team's ledgers grow by a bounded amount each minute (between `end_tick`
+calls), however it behaves: its event lines (signals accepted and refused, faults, printed
+output, versions, ...), which carry its own text, are capped per line and per minute; the
+books' lines (trades, snapshots, metrics) are host-made, bounded by the rules, and never
+dropped. The account's lines are host-only data and have no quota. See
+docs/decisions/0020-bounded-records.md.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from app.engine.lines import Channel, LedgerLimit, Line, LineNotWritten
 from app.ledger.jsonl import JsonlAppender, TornLineRepair, encode_line
 from app.ledger.paths import (
     ACCOUNT,
-    ERRORS,
+    EVENTS,
     METRICS,
     TRADES,
     journal_path,
@@ -32,7 +35,7 @@ __all__ = [
     "ACCOUNT",
     "MAX_TEAM_LINE_BYTES",
     "TEAM_BYTES_PER_MINUTE",
-    "TEAM_ERROR_BYTES_PER_MINUTE",
+    "TEAM_EVENT_BYTES_PER_MINUTE",
     "Durability",
     "LedgerWriter",
 ]
@@ -40,14 +43,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 Durability = Literal["tick", "close"]
 DEFAULT_MAX_OPEN = 512
-# A team's error lines: one line, and all of them in a minute. A 16,000-character traceback
+# A team's event lines: one line, and all of them in a minute. A 16,000-character traceback
 # is about 16.5 KB; the per-minute quota leaves room for the books' lines within the bound.
 MAX_TEAM_LINE_BYTES = 24 * 1024
-TEAM_ERROR_BYTES_PER_MINUTE = 32 * 1024
+TEAM_EVENT_BYTES_PER_MINUTE = 32 * 1024
 # The bound on all of a team's lines in a minute: the books' lines are never dropped, so a
 # team whose snapshot alone is bigger (hundreds of positions) passes it, with a warning.
 TEAM_BYTES_PER_MINUTE = 64 * 1024
-LIMIT_KIND = "ledger_limit"
 _SHORT = 64  # a field copied into a replacement line
 
 
@@ -56,7 +58,7 @@ class _Minute:
     """What one team has written since the last `end_tick`."""
 
     written: int = 0  # bytes of all its lines
-    errors: int = 0  # bytes of its error lines
+    events: int = 0  # bytes of its event lines
     dropped_lines: int = 0
     dropped_bytes: int = 0
     timestamp: Any = None  # of the first line dropped
@@ -98,7 +100,25 @@ class LedgerWriter:
         self._minute: dict[str, _Minute] = {}  # per team, since the last end_tick
         self._warned: set[str] = set()  # teams already reported over TEAM_BYTES_PER_MINUTE
 
-    # -- the records -------------------------------------------------------------------
+    # -- the lines ---------------------------------------------------------------------
+
+    def write(self, line: Line, *, sync: bool = False) -> None:
+        """A typed line, to its owner's file of its channel (the engine's one way in)."""
+        channel = line.channel
+        record = line.to_json()
+        if channel is Channel.JOURNAL:
+            self.journal(record, sync=sync)
+        elif channel is Channel.TRADES:
+            self.trade(line.ledger_owner, record)
+        elif channel is Channel.PORTFOLIO:
+            day = getattr(line, "day", None)
+            if day is None:
+                raise ValueError("a snapshot line needs its session day to find its file")
+            self.portfolio(line.ledger_owner, day, record)
+        elif channel is Channel.METRICS:
+            self.metrics(line.ledger_owner, record)
+        else:
+            self.event(line.ledger_owner, record)
 
     def trade(self, owner: str | None, record: dict[str, Any]) -> None:
         """One allocated fill of a team (or one fill of the account)."""
@@ -119,14 +139,14 @@ class LedgerWriter:
     def metrics(self, owner: str | None, record: dict[str, Any]) -> None:
         self._write(owner, self._path(owner, METRICS), encode_line(record))
 
-    def error(self, owner: str | None, record: dict[str, Any]) -> None:
-        """A strategy fault, a rejected signal, printed output or an event.
+    def event(self, owner: str | None, record: dict[str, Any]) -> None:
+        """A signal accepted or refused, a strategy fault, printed output, a version, ...
 
         A team's line over MAX_TEAM_LINE_BYTES is replaced by a short line saying so; once a
-        team's error lines of the minute would pass TEAM_ERROR_BYTES_PER_MINUTE, the rest of
+        team's event lines of the minute would pass TEAM_EVENT_BYTES_PER_MINUTE, the rest of
         the minute's are dropped and counted, and `end_tick` writes one line saying so.
         """
-        path = self._path(owner, ERRORS)
+        path = self._path(owner, EVENTS)
         line: bytes | None = encode_line(record)
         if owner is not None:
             line = self._admit(owner, record, line)
@@ -223,19 +243,19 @@ class LedgerWriter:
             self.repairs.append(repair)
 
     def _admit(self, owner: str, record: dict[str, Any], line: bytes) -> bytes | None:
-        """The line to write for a team's error record, or None when its minute is full."""
+        """The line to write for a team's event record, or None when its minute is full."""
         size = len(line)
         if size > MAX_TEAM_LINE_BYTES:
-            line = encode_line(_not_written(record, size))
+            line = encode_line(_not_written(record, size).to_json())
         minute = self._team_minute(owner)
-        if minute.dropped_lines or minute.errors + len(line) > TEAM_ERROR_BYTES_PER_MINUTE:
+        if minute.dropped_lines or minute.events + len(line) > TEAM_EVENT_BYTES_PER_MINUTE:
             # Nothing more this minute, not even a short line: what follows a gap would mislead.
             minute.dropped_lines += 1
             minute.dropped_bytes += size
             if minute.timestamp is None:
                 minute.timestamp = record.get("timestamp")
             return None
-        minute.errors += len(line)
+        minute.events += len(line)
         return line
 
     def _team_minute(self, owner: str) -> _Minute:
@@ -248,9 +268,8 @@ class LedgerWriter:
         """Note each team's dropped lines; warn of a team whose books passed the bound."""
         for owner, minute in list(self._minute.items()):
             if minute.dropped_lines:
-                self._write(
-                    owner, self._path(owner, ERRORS), encode_line(_limit_note(owner, minute))
-                )
+                note = _limit_note(owner, minute).to_json()
+                self._write(owner, self._path(owner, EVENTS), encode_line(note))
             if minute.written > TEAM_BYTES_PER_MINUTE and owner not in self._warned:
                 self._warned.add(owner)  # once: a big book stays big every minute
                 log.warning(
@@ -293,31 +312,30 @@ def _short(value: Any) -> Any:
     return value[:_SHORT] if isinstance(value, str) else value
 
 
-def _not_written(record: dict[str, Any], size: int) -> dict[str, Any]:
+def _not_written(record: dict[str, Any], size: int) -> LineNotWritten:
     """What replaces a team's line over MAX_TEAM_LINE_BYTES."""
-    return {
-        "timestamp": record.get("timestamp"),
-        "team_id": _short(record.get("team_id")),
-        "kind": _short(record.get("kind")),
-        "message": (
+    return LineNotWritten(
+        timestamp=record.get("timestamp"),
+        team_id=_short(record.get("team_id")),
+        kind=_short(record.get("kind")),
+        message=(
             f"not written: this line was {size:,} bytes, over the ledger's limit of "
             f"{MAX_TEAM_LINE_BYTES:,} bytes a line"
         ),
-        "line_bytes": size,
-    }
+        line_bytes=size,
+    )
 
 
-def _limit_note(owner: str, minute: _Minute) -> dict[str, Any]:
+def _limit_note(owner: str, minute: _Minute) -> LedgerLimit:
     """The line that says what a team's per-minute quota dropped."""
-    return {
-        "timestamp": minute.timestamp,
-        "team_id": owner,
-        "kind": LIMIT_KIND,
-        "message": (
+    return LedgerLimit(
+        timestamp=minute.timestamp,
+        team_id=owner,
+        message=(
             f"{minute.dropped_lines} line(s) of this minute's errors and output "
             f"({minute.dropped_bytes:,} bytes) were not written: a team's error log takes "
-            f"at most {TEAM_ERROR_BYTES_PER_MINUTE:,} bytes a minute"
+            f"at most {TEAM_EVENT_BYTES_PER_MINUTE:,} bytes a minute"
         ),
-        "dropped_lines": minute.dropped_lines,
-        "dropped_bytes": minute.dropped_bytes,
-    }
+        dropped_lines=minute.dropped_lines,
+        dropped_bytes=minute.dropped_bytes,
+    )

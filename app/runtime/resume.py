@@ -19,6 +19,7 @@ from typing import Any
 
 from app.engine.books import check_against_broker
 from app.engine.engine import ONE_MINUTE, session_day
+from app.engine.lines import AccountTradeLine, Line, TradeLine
 from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
@@ -28,9 +29,9 @@ from app.engine.recovery import (
     settle_open_orders,
 )
 from app.ledger.fold import read_portfolio
-from app.ledger.journal import read_journal
-from app.ledger.jsonl import read_jsonl, repair_torn_tail
+from app.ledger.jsonl import repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
+from app.ledger.reader import read_journal, read_trades
 from app.ledger.small_files import write_json_atomic
 from app.runtime.competition import Competition
 
@@ -42,22 +43,10 @@ OPENING_CASH_FILE = "broker-opening.json"
 class DiscardingLedger:
     """A dry run's ledger: records what would be written, writes nothing."""
 
-    lines: list[tuple[str, str | None, dict]] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
 
-    def trade(self, owner: str | None, record: dict) -> None:
-        self.lines.append(("trade", owner, record))
-
-    def portfolio(self, owner: str | None, day: Any, record: dict) -> None:
-        self.lines.append(("portfolio", owner, record))
-
-    def metrics(self, owner: str | None, record: dict) -> None:
-        self.lines.append(("metrics", owner, record))
-
-    def error(self, owner: str | None, record: dict) -> None:
-        self.lines.append(("error", owner, record))
-
-    def journal(self, record: dict, sync: bool = True) -> None:
-        self.lines.append(("journal", None, record))
+    def write(self, line: Line, *, sync: bool = False) -> None:
+        self.lines.append(line)
 
     def sync_journal(self) -> None:
         """Nothing to make durable."""
@@ -93,15 +82,16 @@ def resume(
         report.redone.extend(f"repaired {line}" for line in repair_all(data_dir))
     engine = competition.engine
     team_trades = {
-        team: list(read_jsonl(owner_dir(data_dir, team) / TRADES, allow_torn_tail=True))
+        team: [t for t in read_trades(path) if isinstance(t, TradeLine)]
         for team in team_ids(data_dir)
-        if (owner_dir(data_dir, team) / TRADES).is_file()
+        if (path := owner_dir(data_dir, team) / TRADES).is_file()
     }
-    account_path = owner_dir(data_dir, ACCOUNT) / TRADES
-    account_trades = (
-        list(read_jsonl(account_path, allow_torn_tail=True)) if account_path.is_file() else []
-    )
-    journal = list(read_journal(journal_path(data_dir)))
+    account_trades = [
+        t
+        for t in read_trades(owner_dir(data_dir, ACCOUNT) / TRADES)
+        if isinstance(t, AccountTradeLine)
+    ]
+    journal = read_journal(journal_path(data_dir))
     booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
     ledger: Any = DiscardingLedger() if dry_run else competition.ledger
     redo_journal(journal, engine.books, engine.account, ledger, booked, report)
@@ -124,7 +114,7 @@ def resume(
     if opening is None:
         report.redone.append("cash not checked: the broker's opening cash was not recorded")
     else:
-        traded = sum((Decimal(str(t["quantity"])) for t in account_trades), Decimal(0))
+        traded = sum((t.quantity for t in account_trades), Decimal(0))
         report.problems.extend(check_cash(engine.account, opening, broker.cash(), traded))
     ledger.end_tick()
     restore_curves(competition)

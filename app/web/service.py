@@ -22,7 +22,7 @@ from app.config.registry import Registry, RegistryError, load_registry
 from app.ledger import reader
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import tail_jsonl
-from app.ledger.paths import ERRORS, METRICS, TRADES, owner_dir, team_ids
+from app.ledger.paths import METRICS, TRADES, owner_dir, team_ids
 from app.ledger.small_files import ChangedFile
 from app.market.lake import BarLake
 from app.uploads.store import StrategyStore
@@ -127,7 +127,7 @@ class ArenaService:
             return latest.get("strategy_version"), str(latest["status"])
         version: str | None = None
         health = "active"
-        for line in reader.recent_errors(self._folder(team_id), 500):
+        for line in reader.recent_events(self._folder(team_id), 500):
             version = line.get("strategy_version") or version
             if line.get("kind") == "disabled":
                 health = "disabled"
@@ -142,17 +142,17 @@ class ArenaService:
         self.require_team(team_id)
         return self._page(self._folder(team_id) / TRADES, page, size)
 
-    def errors(self, team_id: str, page: int, size: int) -> dict[str, Any]:
+    def events(self, team_id: str, page: int, size: int) -> dict[str, Any]:
+        """What happened to the team, newest first (old ledgers' errors.jsonl included)."""
         self.require_team(team_id)
-        return self._page(self._folder(team_id) / ERRORS, page, size)
+        folder = self._folder(team_id)
+        return _page(lambda n: reader.recent_events(folder, n), page, size)
 
     def _page(self, path: Path, page: int, size: int) -> dict[str, Any]:
-        """Newest first; page 1 is the newest `size` records."""
-        size = max(1, min(size, MAX_PAGE_SIZE))
-        page = max(1, page)
-        records = tail_jsonl(path, page * size, allow_torn_tail=True) if path.is_file() else []
-        newest_first = records[::-1][(page - 1) * size : page * size]
-        return {"page": page, "size": size, "items": newest_first}
+        def tail(n: int) -> list[dict[str, Any]]:
+            return tail_jsonl(path, n, allow_torn_tail=True) if path.is_file() else []
+
+        return _page(tail, page, size)
 
     def metrics(self, team_id: str) -> dict[str, Any]:
         self.require_team(team_id)
@@ -270,6 +270,14 @@ class ArenaService:
         if len(frame) > MAX_BARS:
             raise ValueError(f"more than {MAX_BARS} bars: ask for a shorter range")
         return _bars(frame, symbol)
+
+
+def _page(tail: Callable[[int], list[dict[str, Any]]], page: int, size: int) -> dict[str, Any]:
+    """Newest first; page 1 is the newest `size` records of what `tail(n)` reads."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    page = max(1, page)
+    newest_first = tail(page * size)[::-1][(page - 1) * size : page * size]
+    return {"page": page, "size": size, "items": newest_first}
 
 
 def _bars(frame: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:

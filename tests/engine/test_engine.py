@@ -10,7 +10,7 @@ from pathlib import Path
 from app.config.registry import load_registry
 from app.ledger.jsonl import read_jsonl
 from app.runtime.competition import Competition, build_competition
-from tests.conftest import ScriptedMarket, bar, minute
+from tests.conftest import ScriptedMarket, bar, error_lines, minute
 
 D = Decimal
 
@@ -24,6 +24,8 @@ def run(registry_path: Path, market: ScriptedMarket, data_dir: Path) -> Competit
 
 def lines(data_dir: Path, owner: str, kind: str) -> list[dict]:
     folder = data_dir / "account" if owner == "account" else data_dir / "team" / owner
+    if kind == "errors":
+        return error_lines(folder)
     path = folder / f"{kind}.jsonl"
     return list(read_jsonl(path)) if path.exists() else []
 
@@ -356,3 +358,42 @@ def test_a_failure_reading_one_teams_signals_is_that_teams_refusal(
     )
     assert lines(tmp_path / "data", "churn", "trades")  # the other team traded on
     assert "reading team junk's signals failed" in caplog.text
+
+
+def test_every_accepted_signal_is_an_event_with_its_reason_and_a_resting_limit_only_once(
+    write_registry, tmp_path
+):
+    """The team's events say what its strategy did: each signal that passed, in its order,
+    after the minute's refusals; a limit that rests and later fills is accepted once."""
+    buy = {"symbol": "AAA", "action": "buy", "quantity": 5, "reason": "cheap"}
+    too_big = {"symbol": "AAA", "action": "buy", "quantity": 10_000}
+    limit = {
+        "symbol": "AAA",
+        "action": "buy",
+        "quantity": 2,
+        "order_type": "limit",
+        "limit_price": 9.0,
+        "reason": "dip",
+    }
+    script = {"0": [buy, too_big, limit]}
+    team = ("scripted.py", "ScriptedStrategy", {"script": script}, 1000)
+    registry = write_registry({"alpha": team})
+    run(registry, aaa_market([10.0, 10.0, 9.0, 9.0]), tmp_path / "data")
+    events = lines(tmp_path / "data", "alpha", "events")
+    assert [(e["kind"], e["signal_index"]) for e in events] == [
+        ("rejected_signal", 1),
+        ("signal_accepted", 0),
+        ("signal_accepted", 2),
+    ]
+    market, resting = events[1], events[2]
+    assert (market["symbol"], market["side"], market["quantity"]) == ("AAA", "buy", "5")
+    assert market["reason"] == "cheap"
+    assert market["resting"] is False
+    assert market["message"] == "accepted: buy 5 AAA at market"
+    assert resting["resting"] is True
+    assert resting["limit_price"] == "9"
+    assert resting["reason"] == "dip"
+    assert all(e["timestamp"] == "2026-03-12T14:01:00Z" for e in events)
+    trades = lines(tmp_path / "data", "alpha", "trades")
+    assert [t["quantity"] for t in trades] == ["5", "2"]  # the limit filled later, once
+    assert lines(tmp_path / "data", "alpha", "errors") == events[:1]

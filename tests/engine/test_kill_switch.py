@@ -11,7 +11,7 @@ from app.engine.controls import KillMode
 from app.ledger.jsonl import read_jsonl
 from app.runtime.competition import build_competition
 from app.runtime.controls import release_kill_switch, throw_kill_switch
-from tests.conftest import ScriptedMarket, bar, minute
+from tests.conftest import ScriptedMarket, bar, error_lines, minute
 
 D = Decimal
 
@@ -43,6 +43,8 @@ def teams(write_registry, alpha_script: dict, beta_script: dict):
 
 def lines(data_dir, owner: str, kind: str) -> list[dict]:
     folder = data_dir / "account" if owner == "account" else data_dir / "team" / owner
+    if kind == "errors":
+        return error_lines(folder)
     path = folder / f"{kind}.jsonl"
     return list(read_jsonl(path)) if path.exists() else []
 

@@ -1,4 +1,4 @@
-"""Read helpers: the newest snapshot and metrics, recent trades and errors, team ids."""
+"""Read helpers: the newest snapshot and metrics, recent trades and events, team ids."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.ledger.jsonl import encode_line
 from app.ledger.reader import (
     latest_metrics,
     latest_portfolio,
-    recent_errors,
+    recent_events,
     recent_trades,
     team_ids,
 )
@@ -27,7 +27,7 @@ def test_nothing_written_yet(data_dir: Path) -> None:
     assert latest_portfolio(owner) is None
     assert latest_metrics(owner) is None
     assert recent_trades(owner, 5) == []
-    assert recent_errors(owner, 5) == []
+    assert recent_events(owner, 5) == []
     assert team_ids(data_dir) == []
 
 
@@ -56,11 +56,11 @@ def test_recent_records(data_dir: Path) -> None:
     with LedgerWriter(data_dir) as writer:
         for n in range(10):
             writer.trade(ACCOUNT, {"n": n})
-            writer.error(ACCOUNT, {"n": n, "reason": "quantity must be positive"})
+            writer.event(ACCOUNT, {"n": n, "reason": "quantity must be positive"})
             writer.metrics(ACCOUNT, {"n": n})
     owner = data_dir / "account"
     assert [r["n"] for r in recent_trades(owner, 3)] == [7, 8, 9]
-    assert [r["n"] for r in recent_errors(owner, 20)] == list(range(10))
+    assert [r["n"] for r in recent_events(owner, 20)] == list(range(10))
     assert latest_metrics(owner) == {"n": 9}
 
 
@@ -72,3 +72,16 @@ def test_team_ids(data_dir: Path) -> None:
     (data_dir / "team/Bad Name").mkdir()
     (data_dir / "team/stray-file").write_text("not a team")
     assert team_ids(data_dir) == ["alpha", "mid-1", "zeta"]
+
+
+def test_events_of_ledgers_written_before_the_rename_are_read_first(data_dir: Path) -> None:
+    """An earlier version wrote `errors.jsonl`; a resumed run writes `events.jsonl` on."""
+    owner = data_dir / "team" / "alpha"
+    owner.mkdir(parents=True)
+    (owner / "errors.jsonl").write_bytes(b"".join(encode_line({"n": n}) for n in range(3)))
+    with LedgerWriter(data_dir) as writer:
+        for n in range(3, 6):
+            writer.event("alpha", {"n": n})
+    assert [r["n"] for r in recent_events(owner, 20)] == [0, 1, 2, 3, 4, 5]
+    assert [r["n"] for r in recent_events(owner, 4)] == [2, 3, 4, 5]
+    assert [r["n"] for r in recent_events(owner, 2)] == [4, 5]

@@ -17,7 +17,7 @@ from app.ledger.writer import (
     ACCOUNT,
     MAX_TEAM_LINE_BYTES,
     TEAM_BYTES_PER_MINUTE,
-    TEAM_ERROR_BYTES_PER_MINUTE,
+    TEAM_EVENT_BYTES_PER_MINUTE,
     LedgerWriter,
 )
 
@@ -30,7 +30,7 @@ def write_everything(writer: LedgerWriter, make_snapshot: Callable[..., dict]) -
         writer.trade(owner, {"trade_id": f"{owner}-1", "quantity": Decimal("3")})
         writer.portfolio(owner, DAY, make_snapshot(0))
         writer.metrics(owner, {"sharpe": 1.5})
-        writer.error(owner, {"reason": "symbol not in universe"})
+        writer.event(owner, {"reason": "symbol not in universe"})
     writer.journal({"event": "submit", "client_order_id": "t1-AAPL-o"})
     writer.end_tick()
 
@@ -40,12 +40,12 @@ def test_layout(data_dir: Path, make_snapshot: Callable[..., dict]) -> None:
         write_everything(writer, make_snapshot)
     files = sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file())
     assert files == [
-        "account/errors.jsonl",
+        "account/events.jsonl",
         "account/metrics.jsonl",
         "account/portfolio/2026-03-12.jsonl",
         "account/trades.jsonl",
         "orders/journal.jsonl",
-        "team/alpha/errors.jsonl",
+        "team/alpha/events.jsonl",
         "team/alpha/metrics.jsonl",
         "team/alpha/portfolio/2026-03-12.jsonl",
         "team/alpha/trades.jsonl",
@@ -70,7 +70,7 @@ def test_same_records_same_bytes(tmp_path: Path, make_snapshot: Callable[..., di
 )
 def test_invalid_owner_ids_are_refused(data_dir: Path, owner: Any) -> None:
     with LedgerWriter(data_dir) as writer:
-        for write in (writer.trade, writer.metrics, writer.error):
+        for write in (writer.trade, writer.metrics, writer.event):
             with pytest.raises(ValueError, match="invalid team id"):
                 write(owner, {"x": 1})
         with pytest.raises(ValueError, match="invalid team id"):
@@ -281,10 +281,10 @@ def file_lines(path: Path) -> list[bytes]:
 
 def test_a_team_line_over_the_cap_is_replaced_by_a_short_line_saying_so(data_dir: Path) -> None:
     with LedgerWriter(data_dir) as writer:
-        writer.error("alpha", fault(1, 100))
-        writer.error("alpha", fault(2, MAX_TEAM_LINE_BYTES))
-        writer.error("alpha", fault(3, 100))
-    lines = file_lines(data_dir / "team/alpha/errors.jsonl")
+        writer.event("alpha", fault(1, 100))
+        writer.event("alpha", fault(2, MAX_TEAM_LINE_BYTES))
+        writer.event("alpha", fault(3, 100))
+    lines = file_lines(data_dir / "team/alpha/events.jsonl")
     assert max(len(line) for line in lines) <= MAX_TEAM_LINE_BYTES
     first, stub, third = (orjson.loads(line) for line in lines)
     assert first["message"].startswith("1:")
@@ -301,14 +301,14 @@ def test_a_minute_over_the_quota_drops_the_rest_and_one_line_says_how_much(
 ) -> None:
     with LedgerWriter(data_dir) as writer:
         for n in range(100):
-            writer.error("alpha", fault(n, 1000))
-        writer.error("beta", fault(0, 1000))  # another team's quota is its own
+            writer.event("alpha", fault(n, 1000))
+        writer.event("beta", fault(0, 1000))  # another team's quota is its own
         writer.end_tick()
-    lines = file_lines(data_dir / "team/alpha/errors.jsonl")
+    lines = file_lines(data_dir / "team/alpha/events.jsonl")
     *kept, note = lines
     kept_bytes = sum(len(line) for line in kept)
-    assert kept_bytes <= TEAM_ERROR_BYTES_PER_MINUTE
-    assert kept_bytes + len(kept[0]) > TEAM_ERROR_BYTES_PER_MINUTE  # as many as fit
+    assert kept_bytes <= TEAM_EVENT_BYTES_PER_MINUTE
+    assert kept_bytes + len(kept[0]) > TEAM_EVENT_BYTES_PER_MINUTE  # as many as fit
     assert [orjson.loads(line)["message"].split(":")[0] for line in kept] == [
         str(n) for n in range(len(kept))
     ]
@@ -322,13 +322,13 @@ def test_a_minute_over_the_quota_drops_the_rest_and_one_line_says_how_much(
     )
     assert f"{dropped} line(s)" in record["message"]
     assert len(note) < 400
-    assert len(list(read_jsonl(data_dir / "team/beta/errors.jsonl"))) == 1
+    assert len(list(read_jsonl(data_dir / "team/beta/events.jsonl"))) == 1
 
 
 def test_book_lines_are_never_dropped(data_dir: Path) -> None:
     with LedgerWriter(data_dir) as writer:
         for n in range(200):
-            writer.error("alpha", fault(n, 1000))
+            writer.event("alpha", fault(n, 1000))
             writer.trade("alpha", trade(n))
         writer.portfolio("alpha", DAY, snapshot(400))  # far over any quota on its own
         writer.metrics("alpha", {"timestamp": MOMENT, "owner": "alpha", "rank": 1})
@@ -345,9 +345,9 @@ def test_the_quota_starts_afresh_every_minute(data_dir: Path) -> None:
     with LedgerWriter(data_dir) as writer:
         for _minute in range(3):
             for n in range(100):
-                writer.error("alpha", fault(n, 1000))
+                writer.event("alpha", fault(n, 1000))
             writer.end_tick()
-    records = list(read_jsonl(data_dir / "team/alpha/errors.jsonl"))
+    records = list(read_jsonl(data_dir / "team/alpha/events.jsonl"))
     notes = [i for i, r in enumerate(records) if r["kind"] == "ledger_limit"]
     per_minute = notes[0]
     assert per_minute > 0
@@ -358,10 +358,10 @@ def test_the_quota_starts_afresh_every_minute(data_dir: Path) -> None:
 def test_the_account_is_host_data_and_has_no_quota(data_dir: Path) -> None:
     with LedgerWriter(data_dir) as writer:
         for n in range(100):
-            writer.error(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "message": "b" * 1000})
-            writer.error(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "n": n})
+            writer.event(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "message": "b" * 1000})
+            writer.event(ACCOUNT, {"timestamp": MOMENT, "kind": "broker", "n": n})
         writer.end_tick()
-    assert len(list(read_jsonl(data_dir / "account/errors.jsonl"))) == 200
+    assert len(list(read_jsonl(data_dir / "account/events.jsonl"))) == 200
 
 
 def test_a_flooding_team_writes_at_most_64_kib_a_minute_across_its_files(data_dir: Path) -> None:
@@ -376,8 +376,8 @@ def test_a_flooding_team_writes_at_most_64_kib_a_minute_across_its_files(data_di
             writer.portfolio("alpha", DAY, snapshot(41))
             writer.metrics("alpha", {"timestamp": MOMENT, "owner": "alpha", "rank": minute})
             for n in range(50):
-                writer.error("alpha", fault(n, 20_000 if n % 5 == 0 else 3000))
-            writer.error("alpha", fault(99, 200_000))
+                writer.event("alpha", fault(n, 20_000 if n % 5 == 0 else 3000))
+            writer.event("alpha", fault(99, 200_000))
             writer.end_tick()
             sizes.append(sum(p.stat().st_size for p in folder.rglob("*.jsonl")))
     growth = [b - a for a, b in zip([0, *sizes], sizes, strict=False)]

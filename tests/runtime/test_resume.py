@@ -17,7 +17,7 @@ from app.ledger.jsonl import read_jsonl
 from app.market.alpaca import AlpacaMarketData
 from app.runtime.competition import Competition, build_competition
 from app.runtime.resume import held_problems, hold_path, opening_cash, record_opening_cash, resume
-from tests.conftest import OPEN, SYMBOLS, Emu
+from tests.conftest import OPEN, SYMBOLS, Emu, error_lines
 
 D = Decimal
 
@@ -127,7 +127,7 @@ def test_an_open_order_is_canceled_and_one_that_never_left_is_closed(emu, regist
     }
     assert outcomes["alpha_202603121300_SPY_o"] == "rejected"
     assert "canceled" in outcomes.values()
-    told = [e["message"] for e in read_jsonl(data / "team" / "beta" / "errors.jsonl")]
+    told = [e["message"] for e in error_lines(data / "team" / "beta")]
     assert any("host restarted" in m and "6 AAPL" in m for m in told)
     crash(competition)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import orjson
 import pytest
 import yaml
 
@@ -25,7 +24,7 @@ from app.domain.bounds import (
 from app.ledger.writer import MAX_TEAM_LINE_BYTES, TEAM_BYTES_PER_MINUTE
 from app.market.replay import ReplayMarket
 from app.runtime.competition import build_competition
-from tests.conftest import FIXTURE_STRATEGIES, REPO
+from tests.conftest import FIXTURE_STRATEGIES, REPO, error_lines
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"
 ATTACKERS = {
@@ -75,7 +74,7 @@ def lines(data_dir: Path, team: str, name: str) -> list[bytes]:
 
 
 def records(data_dir: Path, team: str) -> list[dict]:
-    return [orjson.loads(line) for line in lines(data_dir, team, "errors.jsonl")]
+    return error_lines(data_dir / "team" / team)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +168,7 @@ def test_the_benign_team_trades_as_it_does_alone(
     tmp_path: Path,
 ) -> None:
     data_dir, _ = flooded
-    assert lines(data_dir, "benign", "errors.jsonl") == []
+    assert error_lines(data_dir / "team" / "benign") == []
     alone = tmp_path / "data"
     run(write(tmp_path, {"benign": BENIGN}), market, alone)
     for name in ("trades.jsonl", "portfolio/2026-03-12.jsonl"):

@@ -27,6 +27,7 @@ from app.cli import main
 from app.ledger.writer import MAX_TEAM_LINE_BYTES
 from sandbox.host.supervisor import SandboxRunner
 from sandbox.host.worker_handle import WorkerProcess
+from tests.conftest import error_lines
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests" / "fixtures" / "hostile"
@@ -183,8 +184,7 @@ def test_honest_teams_ledgers_are_untouched_by_the_hostile_ones(replays, team: s
 def test_each_hostile_team_is_faulted_or_disabled_with_a_readable_reason(replays, team) -> None:
     expected = {**{t: e for t, (_, _, e) in HOSTILE_TEAMS.items()},
                 **{t: e for t, (_, e) in ROGUES.items()}}[team]  # fmt: skip
-    errors = replays["hostile"] / "team" / team / "errors.jsonl"
-    lines = [orjson.loads(line) for line in errors.read_bytes().splitlines()]
+    lines = error_lines(replays["hostile"] / "team" / team)
     faults = [line for line in lines if line["kind"] not in ("output", "version")]
     assert faults, f"{team} was never faulted"
     assert any(expected in str(line.get("message", "")) + str(line.get("printed", ""))

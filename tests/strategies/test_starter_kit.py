@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from app.config.registry import load_registry
-from app.ledger.paths import ERRORS, TRADES, owner_dir
+from app.ledger.paths import TRADES, owner_dir
 from app.market.replay import ReplayMarket
 from app.runtime.competition import build_competition
-from tests.conftest import REPO
+from tests.conftest import REPO, error_lines
 
 KIT = REPO / "strategy_starter"
 
@@ -62,7 +62,7 @@ def test_the_factor_example_trades_on_qlib_features_in_a_real_replay(real_bars, 
     competition = build_competition(load_registry(registry), market, tmp_path / "data")
     assert competition.run(market.minutes()[:150]) == []
     folder = owner_dir(tmp_path / "data", "factors")
-    errors = (folder / ERRORS).read_text() if (folder / ERRORS).exists() else ""
+    errors = "\n".join(json.dumps(line) for line in error_lines(folder))
     assert "unavailable" not in errors
     assert "Error" not in errors
     trades = [json.loads(line) for line in (folder / TRADES).read_text().splitlines()]

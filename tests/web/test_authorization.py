@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.web.keys import ORGANISER
 
-TEAM_ENDPOINTS = ["", "/trades", "/history", "/metrics", "/errors", "/line"]
+TEAM_ENDPOINTS = ["", "/trades", "/history", "/metrics", "/events", "/errors", "/line"]
 ADMIN_CALLS = [
     ("POST", "/api/v1/admin/kill-switch", {"mode": "block"}),
     ("DELETE", "/api/v1/admin/kill-switch", None),
@@ -52,6 +52,9 @@ def test_the_bodies_hold_the_teams_own_data(client: TestClient, keys: dict[str, 
     assert [t["side"] for t in trades] == ["sell", "buy"]  # newest first
     errors = client.get("/api/v1/team/alpha/errors", headers=alpha).json()["items"]
     assert any(e["kind"] == "rejected_signal" for e in errors)
+    events = client.get("/api/v1/team/alpha/events", headers=alpha).json()["items"]
+    assert events == errors  # /errors is the events' earlier name, kept for old clients
+    assert any(e["kind"] == "signal_accepted" and e["symbol"] == "AAA" for e in events)
     line = client.get("/api/v1/team/alpha/line", params={"key": keys["alpha"]}).text
     assert line.startswith("alpha rank ")
     assert line.endswith("\n")

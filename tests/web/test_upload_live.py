@@ -19,7 +19,7 @@ from app.market.synthetic import SyntheticMarket
 from app.runtime.competition import build_competition
 from app.web import create_app
 from app.web.keys import KeyStore
-from tests.conftest import FIXTURE_STRATEGIES
+from tests.conftest import FIXTURE_STRATEGIES, error_lines
 
 BUYER = b"""
 class Strategy:
@@ -56,7 +56,7 @@ def test_an_uploaded_version_trades_from_the_next_tick(tmp_path):
         client.app.state.uploads.close()
     engine.join(timeout=60)
     assert not engine.is_alive()
-    events = list(read_jsonl(data / "team" / "alpha" / "errors.jsonl"))
+    events = error_lines(data / "team" / "alpha")
     live = [e for e in events if e["kind"] == "version"]
     assert [e["message"] for e in live] == [f"version {new_version} is live from this minute"]
     trades = list(read_jsonl(data / "team" / "alpha" / "trades.jsonl"))

@@ -99,9 +99,9 @@ const arena = (() => {
       const me = await getJSON("/api/v1/me", key);
       const base = `/api/v1/team/${encodeURIComponent(me.team_id)}`;
       current = { key, base };
-      const [status, history, trades, errors, versions] = await Promise.all([
+      const [status, history, trades, events, versions] = await Promise.all([
         getJSON(base, key), getJSON(`${base}/history?interval=5min`, key),
-        getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/errors?size=20`, key),
+        getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/events?size=20`, key),
         getJSON(`${base}/strategy`, key),
       ]);
       fill(document.querySelector("#versions tbody"), versions.versions.map((v) => [
@@ -124,7 +124,7 @@ const arena = (() => {
       fill(document.querySelector("#trades tbody"), trades.items.map((t) => [
         t.timestamp, t.side, t.quantity, t.symbol, number(t.price, 4), t.strategy_version,
       ]));
-      fill(document.querySelector("#errors tbody"), errors.items.map((e) => [
+      fill(document.querySelector("#events tbody"), events.items.map((e) => [
         e.timestamp, e.kind, e.message || e.printed,
       ]));
       document.getElementById("team").hidden = false;

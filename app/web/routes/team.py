@@ -1,4 +1,4 @@
-"""A team's own data: status, trades, history, metrics, errors, one line of text."""
+"""A team's own data: status, trades, history, metrics, events, one line of text."""
 
 from __future__ import annotations
 
@@ -39,10 +39,18 @@ def metrics(team_id: TeamId, service: Service):
     return service.metrics(team_id)
 
 
-@router.get("/errors")
+@router.get("/events")
+def events(team_id: TeamId, service: Service, page: Page = 1, size: Size = 50):
+    """What the strategy did and what happened to it, newest first: signals accepted and
+    refused (with reasons), exceptions, timeouts, printed output, versions, orders that did
+    not fill, expiries."""
+    return service.events(team_id, page, size)
+
+
+@router.get("/errors", deprecated=True)
 def errors(team_id: TeamId, service: Service, page: Page = 1, size: Size = 50):
-    """Exceptions, timeouts, rejected signals with reasons, printed output; newest first."""
-    return service.errors(team_id, page, size)
+    """The events, under their earlier name (kept so existing clients do not break)."""
+    return service.events(team_id, page, size)
 
 
 @router.get("/line", response_class=PlainTextResponse)
