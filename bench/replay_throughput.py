@@ -21,7 +21,7 @@ from rich.table import Table
 
 from app.config.registry import load_registry
 from app.market.replay import ReplayMarket
-from app.runtime.competition import build_competition
+from app.runtime.competition import Competition, CompetitionPlan
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ARENA_SHARED_DATA", REPO.parent / "shared" / "data")) / (
@@ -81,8 +81,17 @@ def measure(teams: int, folder: Path) -> dict[str, float]:
     registry = load_registry(write_registry(folder, teams))
     market = ReplayMarket.load(DATA)
     minutes = market.minutes()
-    competition = build_competition(registry, market, folder / f"data-{teams}", durability="close")
-    runner = competition.engine.runner = TimedRunner(competition.engine.runner)
+    timed: list[TimedRunner] = []
+
+    def timing(inner: Any) -> TimedRunner:
+        timed.append(TimedRunner(inner))
+        return timed[-1]
+
+    plan = CompetitionPlan(
+        registry, market, folder / f"data-{teams}", durability="close", wrap_runner=timing
+    )
+    competition = Competition.open(plan)
+    runner = timed[0]
     tick_ms: list[float] = []
     started = time.perf_counter()
     for minute in minutes:
@@ -90,6 +99,7 @@ def measure(teams: int, folder: Path) -> dict[str, float]:
         competition.engine.tick(minute)
         tick_ms.append((time.perf_counter() - before) * 1000)
     problems = competition.engine.finish()
+    competition.close()
     elapsed = time.perf_counter() - started
     assert not problems, problems
     quantiles = statistics.quantiles(tick_ms, n=100)

@@ -124,3 +124,33 @@ def test_no_loop_between_packages() -> None:
             seen.add(start)
             visit(start, [start])
     assert loops == []
+
+
+def _assigned_engine_attributes(path: Path) -> list[str]:
+    """`engine.x = ...`, `competition.engine.x[...] = ...` and the like in one file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            chain = []
+            while isinstance(target, ast.Attribute | ast.Subscript):
+                if isinstance(target, ast.Attribute):
+                    chain.append(target.attr)
+                target = target.value
+            if isinstance(target, ast.Name):
+                chain.append(target.id)
+            if "engine" in chain[1:]:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_nothing_outside_the_engine_writes_into_it() -> None:
+    """The engine's state changes through its methods (warm, resume_at, tick, ...), so its
+    life cycle is the one its class states; the composition root only builds and calls."""
+    outside = [p for p in SOURCES if not module_name(p).startswith("app.engine")]
+    outside += sorted((REPO / "bench").glob("*.py"))
+    assert [hit for path in outside for hit in _assigned_engine_attributes(path)] == []

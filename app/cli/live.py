@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from app.cli.arguments import Commands, command, symbols, with_competition
 from app.cli.output import announce_sandbox, console, errors, finish_run, report_bar_problems
 from app.cli.web import add_serve_options, serve_if_asked
-from app.config.registry import load_registry
+from app.config.registry import Registry, load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import WallClock
 from app.engine.controls import KillMode
@@ -21,11 +20,11 @@ from app.engine.ports import MarketData
 from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
-from app.runtime.competition import Competition, build_competition, prepare_data_dir
+from app.runtime.competition import AssetLimits, Competition, CompetitionPlan, prepare_data_dir
 from app.runtime.controls import release_kill_switch, throw_kill_switch
 from app.runtime.live import alpaca_components
-from app.runtime.resume import held_problems, record_opening_cash, resume
-from app.runtime.warmup import daily_backfill, warm_history
+from app.runtime.resume import held_problems, record_opening_cash
+from app.runtime.warmup import warm_history
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -82,12 +81,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         if broker is not None:
             record_opening_cash(args.data_dir, broker)  # what later cash checks start from
     settle = 15.0 if broker is not None else 0.0  # a live broker's last fills come moments late
-    competition = build_competition(
-        registry, market, args.data_dir, broker, durability="tick", settle_seconds=settle
+    plan = CompetitionPlan(
+        registry,
+        market,
+        args.data_dir,
+        broker,
+        durability="tick",
+        settle_seconds=settle,
+        asset_limits=_asset_limits(registry, market, broker),
+        backfill=market.backfill if args.market == "alpaca" else None,
     )
+    competition = Competition.open(plan)
     announce_sandbox(competition)
-    if broker is not None:
-        clock.idle = competition.engine.poll_fills  # fills are booked while waiting for bars
     server = serve_if_asked(args)
     try:
         _prepare_live(args, competition, market, broker, clock)
@@ -96,37 +101,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
             f"ledgers in {args.data_dir}. Ctrl-C stops cleanly."
         )
-        problems = competition.run(_after(competition, clock.ticks()), on_tick=_show)
+        # With a live broker, fills are booked while the clock waits for the next bars.
+        ticks = clock.ticks(idle=competition.engine.poll_fills) if broker else clock.ticks()
+        problems = competition.run(_after(competition, ticks), on_tick=_show)
     finally:
+        competition.close()  # when it stopped before running; run closes it too
         if server is not None:
             server.terminate()
     return finish_run(competition, problems)
 
 
+def _asset_limits(registry: Registry, market: Any, broker: Any) -> AssetLimits | None:
+    """What the broker will not short or trade in fractions, read before the start."""
+    if broker is None:
+        return None
+    not_shortable, not_fractionable = broker.asset_limits(sorted(market.universe))
+    if not_shortable and registry.competition.rules.allow_short:
+        console.print(f"not shortable at the broker: {', '.join(sorted(not_shortable))}")
+    return frozenset(not_shortable), frozenset(not_fractionable)
+
+
 def _prepare_live(
     args: argparse.Namespace, competition: Competition, market: Any, broker: Any, clock: Any
 ) -> None:
-    """The broker's asset rules, the bar history so far, and recovery when resuming."""
-    if broker is not None:
-        not_shortable, not_fractionable = broker.asset_limits(sorted(market.universe))
-        config = competition.engine.config
-        config.rules = replace(
-            config.rules, not_shortable=not_shortable, not_fractionable=not_fractionable
-        )
-        if not_shortable and config.rules.allow_short:
-            console.print(f"not shortable at the broker: {', '.join(sorted(not_shortable))}")
+    """The bar history so far (a live market), and recovery when resuming."""
     if args.market == "alpaca":
-        competition.engine.set_day_end_hook(daily_backfill(competition, market.backfill))
         warmed = warm_history(competition, market.backfill, clock.now())
         console.print(f"bar history: {warmed} minutes of the previous and current session")
     if args.resume:
-        report = resume(competition, broker)
+        report = competition.recover(broker)
         _print_recovery(report)
         if not report.ok:
-            competition.engine.runner.close()
-            competition.ledger.close()
-            raise ValueError("trading is held: the books and the broker disagree (see above); "
-                             "fix it, then `arena reconcile --apply`")  # fmt: skip
+            raise ValueError(
+                "trading is held: the books and the broker disagree (see above); "
+                "fix it, then `arena reconcile --apply`"
+            )
 
 
 def _show(report: Any) -> None:
@@ -150,15 +159,15 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     if not args.universe:
         raise ValueError("reconcile needs --universe (the symbols the competition trades)")
     broker, market, _clock = alpaca_components(ArenaSettings(), sorted(args.universe), None)
-    competition = build_competition(registry, market, args.data_dir, broker, durability="tick")
+    plan = CompetitionPlan(registry, market, args.data_dir, broker, strategies=False)
+    competition = Competition.open(plan)  # the books alone: no strategy is started
     try:
         held = held_problems(args.data_dir)
         if held:
             errors.print("trading is held: " + "; ".join(held))
-        report = resume(competition, broker, dry_run=not args.apply)
+        report = competition.recover(broker, dry_run=not args.apply)
     finally:
-        competition.engine.runner.close()
-        competition.ledger.close()
+        competition.close()
     _print_recovery(report)
     if not args.apply:
         console.print("dry run: nothing written, no order canceled (--apply to do it)")

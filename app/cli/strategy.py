@@ -20,7 +20,7 @@ from app.config.registry import load_registry
 from app.config.settings import ArenaSettings
 from app.ledger.jsonl import read_jsonl
 from app.market.replay import ReplayMarket
-from app.runtime.competition import build_competition
+from app.runtime.competition import Competition, CompetitionPlan
 from app.strategies.sources import guess_entry_point, main_module, read_strategy_files
 from sandbox.host.probe import kernel_supports, probe_layers
 from sandbox.worker.compiler import check_strategy
@@ -79,15 +79,24 @@ def cmd_strategy_test(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.bars}: no bars to test with")
     with tempfile.TemporaryDirectory(prefix="arena-test-") as tmp:
         registry_path = _one_team_registry(Path(tmp), args, entry_point)
-        competition = build_competition(
-            load_registry(registry_path), market, Path(tmp) / "data", durability="close"
+        recorder: _Recorder | None = None
+
+        def record(runner: Any) -> _Recorder:
+            nonlocal recorder
+            recorder = _Recorder(runner)
+            return recorder
+
+        registry = load_registry(registry_path)
+        plan = CompetitionPlan(
+            registry, market, Path(tmp) / "data", durability="close", wrap_runner=record
         )
+        competition = Competition.open(plan)
         outcome = competition.load_outcomes[LOCAL_TEAM]
         if not outcome.ok:
+            competition.close()
             raise ValueError(f"the strategy did not load ({outcome.kind}):\n{outcome.error}")
-        recorder = _Recorder(competition.engine.runner)
-        competition.engine.runner = recorder
         competition.run(minutes)
+        assert recorder is not None
         report = _minute_report(Path(tmp) / "data", recorder.outputs)
     _print_report(report, args.json)
     return 0

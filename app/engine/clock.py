@@ -111,9 +111,9 @@ class BrokerClock(MinuteClock):
 
     Following the broker's clock (not the host's) lets the same code run against Alpaca
     and against `arena emulator` replaying a session at any speed: the broker's time is
-    read again every `poll_seconds` instead of slept towards. While it waits, `idle` gets
-    the broker's time (the engine books fills there), at most every `idle_seconds`, since
-    each call may cost a request.
+    read again every `poll_seconds` instead of slept towards. While it waits, `idle` (given
+    to `ticks`) gets the broker's time (the engine books fills there), at most every
+    `idle_seconds`, since each call may cost a request.
     """
 
     def __init__(
@@ -128,14 +128,18 @@ class BrokerClock(MinuteClock):
     ) -> None:
         super().__init__(now, duration, delay, is_trading_minute, sleep)
         self.poll_seconds = poll_seconds
-        self.idle: Callable[[datetime], None] | None = None
         self.idle_seconds = idle_seconds
+        self._idle: Callable[[datetime], None] | None = None
         self._idled: datetime | None = None
 
+    def ticks(self, idle: Callable[[datetime], None] | None = None) -> Iterator[datetime]:
+        self._idle, self._idled = idle, None
+        return super().ticks()
+
     def _wait(self, now: datetime, due: datetime) -> None:
-        if self.idle is not None and (
+        if self._idle is not None and (
             self._idled is None or (now - self._idled).total_seconds() >= self.idle_seconds
         ):
             self._idled = now
-            self.idle(now)
+            self._idle(now)
         self._sleep(self.poll_seconds)

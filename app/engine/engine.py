@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -22,8 +22,8 @@ from app.domain.netting import plan_blocks
 from app.domain.numbers import price_from_float
 from app.domain.portfolio import ZERO
 from app.domain.validation import TradingRules, apply_budget, parse_signals
-from app.engine.books import AccountBook, TeamBook, check_against_broker, flattening_intents
-from app.engine.controls import KillMode, KillSwitch
+from app.engine.books import AccountBook, TeamBook, check_against_broker
+from app.engine.controls import KillSwitchReader, OrganiserControls, TeamSwitchReader
 from app.engine.execution import CrashPoint, Execution, no_crash
 from app.engine.leaderboard import assign_ranks
 from app.engine.lines import (
@@ -93,7 +93,21 @@ class TickReport:
     faults: int
 
 
+@dataclass(frozen=True, slots=True)
+class EngineHooks:
+    """What the composition root hands the engine besides its ports, decided up front."""
+
+    on_day_end: Callable[[date], None] | None = None  # after each session (fold, backfill)
+    kill_switch: KillSwitchReader | None = None
+    team_switches: TeamSwitchReader | None = None
+    crash_point: CrashPoint = no_crash  # the crash tests' named points
+
+
 class Engine:
+    """The tick pipeline over its ports. Life cycle: `warm` (bars from before the start) and
+    `resume_at` (after recovery rebuilt the books) before the first `tick`; `finish` after
+    the last. The engine closes nothing it was handed: whoever built a resource closes it."""
+
     def __init__(
         self,
         books: dict[str, TeamBook],
@@ -103,10 +117,7 @@ class Engine:
         ledger: Ledger,
         history: BarHistory,
         config: EngineConfig,
-        on_day_end: Callable[[date], None] | None = None,
-        kill_switch: Callable[[], KillSwitch | None] | None = None,
-        team_switches: Callable[[], dict[str, tuple[bool, str]]] | None = None,
-        crash_point: CrashPoint = no_crash,
+        hooks: EngineHooks = EngineHooks(),
     ) -> None:
         self.books = books
         self.market = market
@@ -118,21 +129,32 @@ class Engine:
         self.account = AccountBook.opening(
             sum((b.portfolio.initial_cash for b in books.values()), ZERO)
         )
-        self.execution = Execution(books, self.account, broker, ledger, config.quantum, crash_point)
+        self.execution = Execution(
+            books, self.account, broker, ledger, config.quantum, hooks.crash_point
+        )
+        self.controls = OrganiserControls(
+            books, broker, ledger, hooks.kill_switch, hooks.team_switches
+        )
         self.prices: dict[str, Decimal] = {}
         self.day: date | None = None
         self.last_minute: datetime | None = None
-        self._on_day_end = on_day_end
+        self._on_day_end = hooks.on_day_end
         self._staged: dict[str, TeamCode] = {}
-        self.kill_switch = kill_switch or (lambda: None)
-        self._kill_seen: datetime | None = None  # the activation already acted on
-        self._flatten_pending = False
-        self.team_switches = team_switches or dict
-        self._switches_seen: dict[str, str] = {}
 
-    def set_day_end_hook(self, hook: Callable[[date], None]) -> None:
-        """Called after each session's end (the composition root folds ledgers there)."""
-        self._on_day_end = hook
+    def warm(self, minutes: Iterable[Mapping[str, Bar]]) -> int:
+        """Bars from before the first tick (a live start): into the history and the prices,
+        as a tick takes them, with no strategy called; returns the minutes taken."""
+        count = 0
+        for bars in minutes:
+            self._take_bars(bars)
+            count += 1
+        return count
+
+    def resume_at(self, last_minute: datetime) -> None:
+        """Go on after `last_minute`, the last minute an earlier run processed (its books are
+        rebuilt by recovery): it is never processed twice, and a new day ends the old one."""
+        self.last_minute = last_minute
+        self.day = session_day(last_minute)
 
     def stage_version(self, team_id: str, code: TeamCode) -> None:
         """A new version for a team; it is swapped in at the next tick boundary if it passes."""
@@ -149,21 +171,17 @@ class Engine:
         if self.day is not None and day != self.day:
             self.end_day()
         self.day, self.last_minute = day, minute
-        self._apply_team_switches(as_of)
-        switch = self.kill_switch()
-        if switch is not None and switch.since != self._kill_seen:
-            self._throw(switch, as_of)  # before the broker sees this minute's bars
+        switch = self.controls.before_bars(as_of)
         bars = self.market.bars(minute)
-        self.history.append_minute(bars)
-        for symbol, bar in bars.items():
-            self.prices[symbol] = price_from_float(bar.close)
+        self._take_bars(bars)
         self.broker.on_bars(minute, bars)
         self.execution.handle(self.broker.poll(), as_of)
         if self._staged:
             self._swap_staged(minute, as_of)
         intents, rejected, faults = self._collect_intents(minute, as_of)
         if switch is not None:
-            intents, refused = self._halt(switch, intents, as_of)
+            open_orders = self.execution.open_orders
+            intents, refused = self.controls.halt(switch, intents, open_orders, as_of)
             rejected += refused
         plans = plan_blocks(minute, intents, self.account.positions(), self.prices)
         self.execution.start(plans, as_of)
@@ -171,6 +189,11 @@ class Engine:
         self._record(as_of, day)
         self.ledger.end_tick()
         return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
+
+    def _take_bars(self, bars: Mapping[str, Bar]) -> None:
+        self.history.append_minute(bars)
+        for symbol, bar in bars.items():
+            self.prices[symbol] = price_from_float(bar.close)
 
     def poll_fills(self, now: datetime) -> None:
         """Between ticks: book the fills that already happened, so a tick starts without them.
@@ -182,49 +205,6 @@ class Engine:
             return
         self.execution.handle(self.broker.poll(), now)
         self.ledger.end_tick()
-
-    def _halt(
-        self, switch: KillSwitch, intents: list[Intent], as_of: datetime
-    ) -> tuple[list[Intent], int]:
-        """The kill switch is thrown: refuse every signal; flatten once the cancels are done."""
-        reason = f"trading is halted by the organiser (kill switch: {switch.mode.value})"
-        for intent in intents:
-            rejection = Rejection(intent.team_id, intent.signal_index, reason)
-            book = self.books[intent.team_id]
-            self.ledger.write(SignalRefused.refused(as_of, rejection, book.version))
-        if self._flatten_pending and self.execution.open_orders == 0:
-            # After the cancels are final: no opposite-side orders while one is open.
-            self._flatten_pending = False
-            closing = flattening_intents(self.books.values())
-            self._account_note(as_of, f"flattening: {len(closing)} closing order(s) for teams")
-            return closing, len(intents)
-        return [], len(intents)
-
-    def _apply_team_switches(self, as_of: datetime) -> None:
-        """The organiser's enable/disable decisions, each applied once."""
-        for team_id, (enabled, since) in self.team_switches().items():
-            book = self.books.get(team_id)
-            if book is None or self._switches_seen.get(team_id) == since:
-                continue
-            self._switches_seen[team_id] = since
-            book.enabled, book.consecutive_faults = enabled, 0
-            message = f"{'enabled' if enabled else 'disabled'} by the organiser"
-            kind = "version" if enabled else "disabled"
-            self.ledger.write(TeamEvent.noted(as_of, team_id, kind, message))
-
-    def _throw(self, switch: KillSwitch, as_of: datetime) -> None:
-        """A new activation: cancel (cancel, flatten) and arm the flatten, once."""
-        self._kill_seen = switch.since
-        self._account_note(as_of, f"kill switch thrown: {switch.mode.value}")
-        if switch.mode in (KillMode.CANCEL, KillMode.FLATTEN):
-            self.broker.cancel_all()
-            for book in self.books.values():
-                book.resting_limits = []
-        self._flatten_pending = switch.mode is KillMode.FLATTEN
-
-    def _account_note(self, moment: datetime, message: str) -> None:
-        log.warning(message)
-        self.ledger.write(AccountNote(timestamp=moment, kind="control", message=message))
 
     def _swap_staged(self, minute: datetime, as_of: datetime) -> None:
         """Swap in staged versions that pass a smoke call on this minute's bars."""
@@ -387,7 +367,8 @@ class Engine:
             self._on_day_end(self.day)
 
     def finish(self) -> list[str]:
-        """End the last day and check the books; returns any mismatch found."""
+        """End the last day, wait for the last fills and check the books; returns any
+        mismatch found (also written to the account's events)."""
         self.end_day()
         self._settle_open_orders()
         problems = self.check_books()
@@ -396,8 +377,7 @@ class Engine:
             self.ledger.write(
                 AccountNote(timestamp=self.last_minute, kind="books", message=problem)
             )
-        self.ledger.close()
-        self.runner.close()
+        self.ledger.end_tick()
         return problems
 
     def _settle_open_orders(self) -> None:

@@ -1,27 +1,32 @@
-"""The composition root: build a running competition from a registry, a market and a broker."""
+"""The composition root: a competition from its plan (registry, market, broker, clock's
+minutes), and its life cycle: open, recover, warm, run, close."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from app.broker.simulator import FillModel, SimulatedBroker
 from app.config.registry import Registry
+from app.domain.models import Bar
 from app.engine.books import TeamBook
-from app.engine.engine import Engine, EngineConfig, TickReport
+from app.engine.engine import Engine, EngineConfig, EngineHooks, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
-from app.engine.ports import Broker, LoadOutcome, MarketData
+from app.engine.ports import Broker, LoadOutcome, MarketData, StrategyResult, StrategyRunner
+from app.engine.recovery import RecoverableBroker, RecoveryReport
 from app.ledger.fold import fold_all
 from app.ledger.writer import Durability, LedgerWriter
 from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.runtime.controls import kill_switch_reader, team_switch_reader
 from app.runtime.failpoints import failpoint
+from app.runtime.resume import resume
+from app.runtime.warmup import backfill_session
 from app.strategies.history_api import history_api
 from app.strategies.sources import read_strategy_files, version_of
 from app.uploads.inbox import StrategyInbox
@@ -60,23 +65,86 @@ def simulated_broker(registry: Registry) -> SimulatedBroker:
     return SimulatedBroker(model, config.rules.allow_short, config.rules.allow_fractional)
 
 
-@dataclass(slots=True)
-class Competition:
+AssetLimits = tuple[frozenset[str], frozenset[str]]  # (not shortable, not fractionable)
+Backfill = Callable[[datetime, datetime], list[Bar]]
+RunnerWrapper = Callable[[StrategyRunner], StrategyRunner]
+
+
+@dataclass(frozen=True, slots=True)
+class CompetitionPlan:
+    """Everything a competition is made of, decided before anything is built or started."""
+
     registry: Registry
+    market: MarketData
     data_dir: Path
-    engine: Engine
-    ledger: LedgerWriter
-    lake: BarLake
-    load_outcomes: dict
-    inbox: StrategyInbox | None = None
+    broker: Broker | None = None  # None: the simulated broker the registry describes
+    durability: Durability = "tick"
+    settle_seconds: float = 0.0  # at the end: how long to wait for a live broker's fills
+    asset_limits: AssetLimits | None = None  # the broker's, read before the start
+    backfill: Backfill | None = None  # a live market: each finished session again, whole
+    strategies: bool = True  # False: the books without any sandbox (`arena reconcile`)
+    wrap_runner: RunnerWrapper | None = None  # sees every call (`arena strategy test`)
+
+
+class Competition:
+    """One competition's life cycle, the same for replay and live:
+    `open(plan)` → `recover(broker)` (a restart) → `warm(minutes)` (a late start) →
+    `run(minutes)` → `close()`. `run` ends by closing; `close` is safe to call again and is
+    what a caller does when it stops before running (a held recovery, an error)."""
+
+    def __init__(self, plan: CompetitionPlan, parts: _Parts, engine: Engine) -> None:
+        self.plan = plan
+        self.registry = plan.registry
+        self.data_dir = plan.data_dir
+        self.engine = engine
+        self.ledger = parts.ledger
+        self.lake = parts.lake
+        self.load_outcomes = parts.outcomes
+        self.inbox = parts.inbox
+        self._runner = parts.runner
+        self._closed = False
+
+    @classmethod
+    def open(cls, plan: CompetitionPlan) -> Competition:
+        """Every enabled team's strategy loaded into its own sandboxed worker (unless the
+        plan says no strategies), the books opened, the engine ready to tick."""
+        parts = _Parts.build(plan)
+        day_end = _SessionClose(parts.ledger, parts.lake, plan.data_dir, plan.backfill)
+        hooks = EngineHooks(
+            on_day_end=day_end,
+            kill_switch=kill_switch_reader(plan.data_dir),
+            team_switches=team_switch_reader(plan.data_dir),
+            crash_point=failpoint,
+        )
+        runner = plan.wrap_runner(parts.runner) if plan.wrap_runner else parts.runner
+        engine = Engine(
+            parts.books,
+            plan.market,
+            plan.broker or simulated_broker(plan.registry),
+            runner,
+            parts.ledger,
+            _LakeFeed(parts.store, parts.lake),
+            engine_config(plan),
+            hooks,
+        )
+        gc.freeze()  # what lives for the whole run is never scanned again: no collection pauses
+        return cls(plan, parts, engine)
+
+    def recover(self, broker: RecoverableBroker, dry_run: bool = False) -> RecoveryReport:
+        """After a restart: the books rebuilt from the ledgers and settled with the broker."""
+        return resume(self, broker, dry_run=dry_run)
+
+    def warm(self, minutes: Iterable[Mapping[str, Bar]]) -> int:
+        """Bars from before the first tick into the strategies' window; returns minutes."""
+        count = self.engine.warm(minutes)
+        self.lake.flush()
+        return count
 
     def run(
         self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None = None
     ) -> list[str]:
-        """Process every minute, then close the books; returns book mismatches (none expected).
-
-        Uploaded versions (data/strategies/) are staged at each tick boundary.
-        """
+        """Process every minute, finish the books and close; returns book mismatches (none
+        expected). Uploaded versions (data/strategies/) are staged at each tick boundary."""
         if self.inbox is not None:
             self.inbox.start()
         try:
@@ -87,20 +155,26 @@ class Competition:
                 if on_tick is not None:
                     on_tick(report)
         finally:
-            if self.inbox is not None:
-                self.inbox.stop()
-            problems = self.engine.finish()
+            try:
+                problems = self.engine.finish()
+            finally:
+                self.close()
         return problems
+
+    def close(self) -> None:
+        """Stop taking uploads, stop every worker, close the ledgers (flushed and synced)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.inbox is not None:
+            self.inbox.stop()
+        try:
+            self._runner.close()
+        finally:
+            self.ledger.close()
 
     def leaderboard(self) -> list[LeaderboardRow]:
         return rank_books(self.engine.books.values())
-
-    def end_of_day(self, day: date) -> None:
-        """The bar lake gets the day's bars; the day's portfolio snapshots fold into Parquet."""
-        self.ledger.end_tick()
-        self.lake.flush()
-        fold_all(self.data_dir, day)
-        gc.freeze()  # the day's bars and books stay: keep them out of later collections
 
 
 def sandbox_settings(registry: Registry) -> SandboxSettings:
@@ -135,54 +209,106 @@ def build_competition(
     durability: Durability = "tick",
     settle_seconds: float = 0.0,
 ) -> Competition:
-    """Every enabled team's strategy loaded into its own sandboxed worker, ready to tick."""
-    store = BarStore()
-    history = history_api(store)
-    runner = SandboxRunner(sandbox_settings(registry), history=history)
-    codes = {}
-    for team in registry.enabled_teams:
-        files = read_strategy_files(team.strategy)
-        codes[team.team_id] = TeamCode(
-            files, team.entry_point, dict(team.params), version_of(files)
-        )
+    """`Competition.open` for the common plan: a registry, a market, a broker (or the
+    simulator), every enabled team's strategy in its own sandboxed worker."""
+    return Competition.open(
+        CompetitionPlan(registry, market, data_dir, broker, durability, settle_seconds)
+    )
+
+
+def engine_config(plan: CompetitionPlan) -> EngineConfig:
+    """The trading rules (the registry's, and the broker's asset limits) and the limits."""
+    config = plan.registry.competition
+    rules = config.rules.trading_rules()
+    if plan.asset_limits is not None:
+        not_shortable, not_fractionable = plan.asset_limits
+        rules = replace(rules, not_shortable=not_shortable, not_fractionable=not_fractionable)
+    return EngineConfig(
+        rules=rules,
+        window_minutes=config.window_minutes,
+        max_consecutive_faults=config.sandbox.max_consecutive_faults,
+        settle_seconds=plan.settle_seconds,
+        params={t.team_id: t.params for t in plan.registry.enabled_teams},
+    )
+
+
+@dataclass(slots=True)
+class _Parts:
+    """What a competition builds, and so closes: the sandbox, the ledgers, the bar lake."""
+
+    store: BarStore
+    runner: StrategyRunner
+    ledger: LedgerWriter
+    lake: BarLake
+    books: dict[str, TeamBook]
+    outcomes: dict[str, LoadOutcome]
+    inbox: StrategyInbox | None
+
+    @classmethod
+    def build(cls, plan: CompetitionPlan) -> _Parts:
+        registry = plan.registry
+        codes = {
+            team.team_id: TeamCode(files, team.entry_point, dict(team.params), version_of(files))
+            for team in registry.enabled_teams
+            for files in [read_strategy_files(team.strategy)]
+        }
+        store = BarStore()
+        runner, outcomes = _start_strategies(plan, store, codes)
+        books = {
+            t.team_id: TeamBook.opening(t.team_id, t.name, t.initial_cash, codes[t.team_id].version)
+            for t in registry.enabled_teams
+        }
+        params = {t.team_id: dict(t.params) for t in registry.enabled_teams}
+        inbox = StrategyInbox(plan.data_dir, params) if plan.strategies else None
+        ledger = LedgerWriter(plan.data_dir, plan.durability)
+        return cls(store, runner, ledger, BarLake(plan.data_dir), books, outcomes, inbox)
+
+
+def _start_strategies(
+    plan: CompetitionPlan, store: BarStore, codes: dict[str, TeamCode]
+) -> tuple[StrategyRunner, dict[str, LoadOutcome]]:
+    if not plan.strategies:
+        return NoStrategies(), {}
+    runner = SandboxRunner(sandbox_settings(plan.registry), history=history_api(store))
     outcomes = runner.load_many(codes)
     for team_id, outcome in outcomes.items():
         if not outcome.ok:
             log.warning(
                 "team %s: strategy did not load (%s): %s", team_id, outcome.kind, outcome.error
             )
-    books = {
-        t.team_id: TeamBook.opening(t.team_id, t.name, t.initial_cash, codes[t.team_id].version)
-        for t in registry.enabled_teams
-    }
-    config = registry.competition
-    engine_config = EngineConfig(
-        rules=config.rules.trading_rules(),
-        window_minutes=config.window_minutes,
-        max_consecutive_faults=config.sandbox.max_consecutive_faults,
-        settle_seconds=settle_seconds,
-        params={t.team_id: t.params for t in registry.enabled_teams},
-    )
-    ledger = LedgerWriter(data_dir, durability)
-    lake = BarLake(data_dir)
-    engine = Engine(
-        books,
-        market,
-        broker or simulated_broker(registry),
-        runner,
-        ledger,
-        _LakeFeed(store, lake),
-        engine_config,
-        kill_switch=kill_switch_reader(data_dir),
-        team_switches=team_switch_reader(data_dir),
-        crash_point=failpoint,
-    )
-    params = {t.team_id: dict(t.params) for t in registry.enabled_teams}
-    inbox = StrategyInbox(data_dir, params)
-    competition = Competition(registry, data_dir, engine, ledger, lake, outcomes, inbox)
-    engine.set_day_end_hook(competition.end_of_day)
-    gc.freeze()  # what lives for the whole run is never scanned again: no collection pauses
-    return competition
+    return runner, outcomes
+
+
+class NoStrategies:
+    """The strategy runner of a competition opened for its books alone: nothing runs."""
+
+    def run_tick(self, *_args: object) -> dict[str, StrategyResult]:
+        return {}
+
+    def swap(self, team_id: str, code: TeamCode, smoke: object) -> LoadOutcome:
+        return LoadOutcome(False, "load", "no strategies run in this competition")
+
+    def close(self) -> None:
+        """Nothing was started."""
+
+
+@dataclass(slots=True)
+class _SessionClose:
+    """After each session: (live) the whole day fetched again into the lake, the day's bars
+    flushed, the day's snapshots folded into Parquet."""
+
+    ledger: LedgerWriter
+    lake: BarLake
+    data_dir: Path
+    backfill: Backfill | None = None
+
+    def __call__(self, day: date) -> None:
+        if self.backfill is not None:
+            backfill_session(self.lake, self.backfill, day)
+        self.ledger.end_tick()
+        self.lake.flush()
+        fold_all(self.data_dir, day)
+        gc.freeze()  # the day's bars and books stay: keep them out of later collections
 
 
 class _LakeFeed:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.engine.books import check_against_broker
-from app.engine.engine import ONE_MINUTE, session_day
+from app.engine.engine import ONE_MINUTE
 from app.engine.lines import AccountTradeLine, Line, TradeLine
 from app.engine.recovery import (
     RecoverableBroker,
@@ -33,7 +33,9 @@ from app.ledger.jsonl import repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
 from app.ledger.reader import read_journal, read_trades
 from app.ledger.small_files import write_json_atomic
-from app.runtime.competition import Competition
+
+if TYPE_CHECKING:  # the competition calls recovery; recovery only reads its parts
+    from app.runtime.competition import Competition
 
 HOLD_FILE = "HOLD.json"
 OPENING_CASH_FILE = "broker-opening.json"
@@ -140,8 +142,7 @@ def restore_curves(competition: Competition) -> None:
         stamp = history["timestamp"].iloc[-1].to_pydatetime()
         last = stamp if last is None else max(last, stamp)
     if last is not None:
-        engine.last_minute = last - ONE_MINUTE  # snapshots are stamped when the minute closed
-        engine.day = session_day(engine.last_minute)
+        engine.resume_at(last - ONE_MINUTE)  # snapshots are stamped when the minute closed
 
 
 def opening_cash_path(data_dir: Path) -> Path:

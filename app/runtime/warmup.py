@@ -13,11 +13,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from app.domain.models import Bar
-from app.domain.numbers import price_from_float
 from app.market.calendar import SessionCalendar
-from app.runtime.competition import Competition
+from app.market.lake import BarLake
+
+if TYPE_CHECKING:  # the competition's warm step calls in here
+    from app.runtime.competition import Competition
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
@@ -43,25 +46,16 @@ def warm_history(
     by_minute: dict[datetime, dict[str, Bar]] = defaultdict(dict)
     for bar in backfill(start, end):
         by_minute[bar.timestamp][bar.symbol] = bar
-    engine = competition.engine
-    for minute in sorted(by_minute):
-        bars = by_minute[minute]
-        engine.history.append_minute(bars)
-        for symbol, bar in bars.items():
-            engine.prices[symbol] = price_from_float(bar.close)
-    competition.lake.flush()
-    log.info("bar history warmed with %d minutes from %s", len(by_minute), start)
-    return len(by_minute)
+    warmed = competition.warm(by_minute[minute] for minute in sorted(by_minute))
+    log.info("bar history warmed with %d minutes from %s", warmed, start)
+    return warmed
 
 
-def daily_backfill(competition: Competition, backfill: Backfill) -> Callable[[date], None]:
-    """A day-end hook: the finished session's bars, all of them, into the lake."""
-    calendar = SessionCalendar()
-
-    def after_session(day: date) -> None:
-        minutes = calendar.session_minutes(day)
-        if minutes:
-            competition.lake.add(backfill(minutes[0], minutes[-1] + ONE_MINUTE))
-        competition.end_of_day(day)
-
-    return after_session
+def backfill_session(
+    lake: BarLake, backfill: Backfill, day: date, calendar: SessionCalendar | None = None
+) -> None:
+    """A finished session's bars, all of them, into the lake (the competition's day-end)."""
+    minutes = (calendar or SessionCalendar()).session_minutes(day)
+    if minutes:
+        lake.add(backfill(minutes[0], minutes[-1] + ONE_MINUTE))
+        lake.flush()

@@ -106,8 +106,7 @@ def test_the_broker_clock_lets_the_engine_book_fills_while_it_waits_but_not_on_e
     reads = [start + timedelta(seconds=s) for s in range(0, 70, 2)]  # every 2 s of broker time
     idled: list[datetime] = []
     clock = alpaca_clock(FakeClock(reads), sleep=lambda s: None, idle_seconds=5.0)
-    clock.idle = idled.append
-    assert next(clock.ticks()) == datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
+    assert next(clock.ticks(idle=idled.append)) == datetime(2026, 3, 12, 15, 0, tzinfo=UTC)
     assert idled[0] == start + timedelta(seconds=2)  # the broker's time of the first wait
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(idled)]
     assert len(idled) > 5

@@ -15,7 +15,7 @@ from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.config.registry import load_registry
 from app.ledger.jsonl import read_jsonl
 from app.market.alpaca import AlpacaMarketData
-from app.runtime.competition import Competition, build_competition
+from app.runtime.competition import Competition, CompetitionPlan, build_competition
 from app.runtime.resume import held_problems, hold_path, opening_cash, record_opening_cash, resume
 from tests.conftest import OPEN, SYMBOLS, Emu, error_lines
 
@@ -47,8 +47,7 @@ def start(emu: Emu, registry: Path, data: Path) -> tuple[Competition, AlpacaBrok
 
 def crash(competition: Competition) -> None:
     """What a kill leaves: nothing is finished, folded or checked; files stay as written."""
-    competition.engine.runner.close()
-    competition.ledger.close()
+    competition.close()
 
 
 def trade(emu: Emu, competition: Competition, minutes: int) -> None:
@@ -194,3 +193,28 @@ def test_metrics_and_the_last_minute_go_on_where_they_stopped(emu, registry, tmp
     assert after.trades == before.trades
     assert after.max_drawdown_pct == before.max_drawdown_pct
     crash(competition)
+
+
+def test_a_reconciliation_opens_the_books_without_starting_any_strategy(emu, registry, tmp_path):
+    """`arena reconcile` compares books with the broker: no sandbox, no strategy is loaded."""
+    import psutil
+
+    data = tmp_path / "data"
+    competition, broker = start(emu, registry, data)
+    trade(emu, competition, 2)
+    emu.advance(1)
+    competition.run([])  # a clean stop: the last fills are booked
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    market = AlpacaMarketData(emu.data(), SYMBOLS)
+    plan = CompetitionPlan(load_registry(registry), market, data, broker, strategies=False)
+    books = Competition.open(plan)
+    try:
+        started = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        report = books.recover(broker, dry_run=True)
+    finally:
+        books.close()
+    assert started == set()
+    assert books.load_outcomes == {}
+    assert report.ok, report.lines()
+    assert report.trades_read > 0
+    assert team_position(data, "alpha", "AAPL") == 10

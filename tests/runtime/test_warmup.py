@@ -9,7 +9,7 @@ from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.config.registry import load_registry
 from app.market.alpaca import AlpacaMarketData
 from app.runtime.competition import build_competition
-from app.runtime.warmup import daily_backfill, warm_history
+from app.runtime.warmup import backfill_session, warm_history
 from tests.conftest import DAY, OPEN, SYMBOLS
 
 
@@ -39,7 +39,7 @@ def test_a_late_start_sees_the_session_so_far_in_its_window(emu, write_registry,
 def test_each_finished_session_is_fetched_whole_into_the_lake(emu, write_registry, tmp_path):
     competition, market = competition_on(emu, write_registry, tmp_path)
     emu.advance(390)  # the whole session has closed; the host saw none of it
-    daily_backfill(competition, market.backfill)(DAY)
+    backfill_session(competition.lake, market.backfill, DAY)
     stored = competition.lake.read(DAY, DAY)
     aapl = stored[stored["symbol"] == "AAPL"]
     assert len(aapl) >= 385  # every bar the emulator has for the day (gaps are real)
