@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from app.domain.models import Fill, Order, OrderEvent, OrderStatus
+from app.domain.models import Allocation, Fill, Leg, Order, OrderEvent, OrderStatus
 from app.domain.netting import BlockPlan, LegPlan
 from app.domain.order_ids import block_order_id, crossed_block_id
-from app.domain.settlement import BlockSettlement, SettlementError
+from app.domain.settlement import BlockSettlement, SettlementError, split_fill
+from app.engine.adopted import AdoptedOrder, open_orders
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
 from app.engine.lines import (
     AccountNote,
     AllocationsLine,
+    JournalLine,
     OutcomeLine,
     SubmitLine,
     TeamEvent,
@@ -70,10 +72,20 @@ class Execution:
         self._ledger = ledger
         self._quantum = quantum
         self._by_order: dict[str, ActiveBlock] = {}
+        self._adopted: dict[str, AdoptedOrder] = {}
 
     @property
     def open_orders(self) -> int:
-        return len(self._by_order)
+        return len(self._by_order) + len(self._adopted)
+
+    def adopt(self, journal: list[JournalLine]) -> list[AdoptedOrder]:
+        """After a restart: follow again every order the journal leaves open, as if this
+        run had sent it; returns them, for the caller to ask the broker what happened."""
+        adopted = open_orders(journal)
+        for order in adopted:
+            order.versions = {t: self._books[t].version for t in order.waiting if t in self._books}
+            self._adopted[order.client_order_id] = order
+        return adopted
 
     def start(self, plans: list[BlockPlan], now: datetime) -> None:
         """Reserve each team's share, then send each block's first leg (or settle it).
@@ -111,6 +123,10 @@ class Execution:
         for event in events:
             block = self._by_order.get(event.client_order_id)
             if block is None:
+                adopted = self._adopted.get(event.client_order_id)
+                if adopted is not None:
+                    self._follow_adopted(adopted, event, now)
+                    continue
                 self._account_error(now, f"event for an unknown order: {event}")
                 continue
             if event.fill is not None:
@@ -155,38 +171,108 @@ class Execution:
         except SettlementError as error:
             self._account_error(fill.timestamp, str(error))
             return
-        plan = block.plan
-        # Ahead of the ledger lines: a crash between them is redone from this record.
-        self._ledger.write(
-            AllocationsLine.before(
-                fill.timestamp, "fill", plan.tick, allocations, block.versions, fill, leg.leg
-            )
-        )
-        self._crash_point("fill-journaled-not-booked")
         block.leg_filled += fill.quantity
         block.leg_notional += fill.quantity * fill.price
-        book_fill(self._account, self._ledger, fill, plan.team_ids)
+        plan = block.plan
+        self._book_fill(fill, allocations, plan.tick, leg.leg, block.versions, plan.team_ids)
+
+    def _book_fill(
+        self,
+        fill: Fill,
+        allocations: list[Allocation],
+        tick: datetime,
+        leg: Leg,
+        versions: dict[str, str],
+        team_ids: list[str],
+    ) -> None:
+        """Journal a broker fill's allocations, then book the account's fill and each
+        team's part: the one place a fill becomes ledger lines, live or after a restart."""
+        # Ahead of the ledger lines: a crash between them is redone from this record.
+        self._ledger.write(
+            AllocationsLine.before(fill.timestamp, "fill", tick, allocations, versions, fill, leg)
+        )
+        self._crash_point("fill-journaled-not-booked")
+        book_fill(self._account, self._ledger, fill, team_ids)
         self._crash_point("account-booked-not-teams")
         for allocation in allocations:
-            version = block.versions[allocation.team_id]
-            book_allocation(self._books, self._ledger, allocation, plan.tick, version)
+            if allocation.team_id in self._books:  # a team since removed keeps no book
+                version = versions.get(allocation.team_id, "")
+                book_allocation(self._books, self._ledger, allocation, tick, version)
+
+    def _follow_adopted(self, adopted: AdoptedOrder, event: OrderEvent, now: datetime) -> None:
+        """A fill or the end of an order an earlier run sent (see `adopt`)."""
+        submit = adopted.submit
+        if event.fill is not None:
+            fill = event.fill
+            number = adopted.fills + 1
+            try:
+                parts = split_fill(
+                    fill, adopted.waiting, submit.tick, submit.leg, number, self._quantum
+                )
+            except SettlementError as error:
+                adopted.problems.append(f"{adopted.client_order_id}: {error}")
+                self._account_error(fill.timestamp, str(error))
+            else:
+                adopted.fills, adopted.filled = number, adopted.filled + fill.quantity
+                adopted.notional += fill.quantity * fill.price
+                for part in parts:
+                    adopted.allocated[part.team_id] = (
+                        adopted.allocated.get(part.team_id, ZERO) + part.quantity
+                    )
+                teams = sorted(submit.allocations)
+                self._book_fill(fill, parts, submit.tick, submit.leg, adopted.versions, teams)
+                adopted.notes.append(
+                    f"{adopted.client_order_id}: missed fill of {fill.quantity} "
+                    f"@ {fill.price} booked"
+                )
+        if event.status.is_final:
+            self._close_adopted(adopted, event, now)
+
+    def _close_adopted(self, adopted: AdoptedOrder, event: OrderEvent, now: datetime) -> None:
+        self._adopted.pop(adopted.client_order_id, None)
+        adopted.final = event
+        # Fsynced: it ends what the earlier run left open.
+        order_id = adopted.client_order_id
+        self._journal_outcome(order_id, event, adopted.filled, adopted.notional, now, sync=True)
+        adopted.notes.append(
+            f"{adopted.client_order_id}: {event.status.value} ({adopted.filled} filled)"
+        )
+        symbol = adopted.submit.symbol
+        for team, left in adopted.waiting.items():
+            if left > 0 and team in self._books:
+                message = (
+                    f"order {adopted.client_order_id} was working when the host restarted: "
+                    f"{event.status.value}, {left} {symbol} of your order did not fill"
+                )
+                self._ledger.write(TeamEvent.noted(now, team, "order", message))
+
+    def _journal_outcome(
+        self,
+        order_id: str,
+        event: OrderEvent,
+        filled: Decimal,
+        notional: Decimal,
+        now: datetime,
+        sync: bool = False,
+    ) -> None:
+        avg = notional / filled if filled else None
+        outcome = OutcomeLine(
+            timestamp=now,
+            client_order_id=order_id,
+            status=event.status,
+            filled_qty=filled,
+            avg_price=None if avg is None else derived(avg),
+            message=event.message,
+        )
+        self._ledger.write(outcome, sync=sync)
 
     def _close_leg(self, block: ActiveBlock, event: OrderEvent, now: datetime) -> None:
         assert block.current is not None
         order, _leg = block.current
         self._by_order.pop(order.client_order_id, None)
-        avg = block.leg_notional / block.leg_filled if block.leg_filled else None
         # An outcome is not written ahead (no sync): recovery can always ask the broker.
-        self._ledger.write(
-            OutcomeLine(
-                timestamp=now,
-                client_order_id=order.client_order_id,
-                status=event.status,
-                filled_qty=block.leg_filled,
-                avg_price=None if avg is None else derived(avg),
-                message=event.message,
-            )
-        )
+        filled, notional = block.leg_filled, block.leg_notional
+        self._journal_outcome(order.client_order_id, event, filled, notional, now)
         block.current = None
         if event.status is OrderStatus.FILLED and block.pending_legs:
             self._send([(self._prepare_next_leg(block, now), block)], now)

@@ -18,24 +18,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from app.domain.models import Order, OrderEvent, OrderStatus
-from app.domain.settlement import SettlementError, split_fill
+from app.domain.models import Order, OrderEvent
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
+from app.engine.execution import Execution
 from app.engine.lines import (
     AccountTradeLine,
     AllocationsLine,
     JournalLine,
-    OutcomeLine,
-    SubmitLine,
-    TeamEvent,
     TradeLine,
 )
 from app.engine.ports import Ledger
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-FINAL = frozenset(s.value for s in OrderStatus if s.is_final)
 
 
 class RecoverableBroker(Protocol):
@@ -133,147 +129,27 @@ def redo_journal(
             report.redone.append(f"{part.team_id} trade {part.trade_id}")
 
 
-@dataclass(slots=True)
-class _OrderHistory:
-    """A journaled order: its submit line and the fills journaled for it."""
-
-    submit: SubmitLine
-    filled: Decimal = ZERO
-    notional: Decimal = ZERO
-    fills: int = 0
-    allocated: dict[str, Decimal] = field(default_factory=dict)  # per team
-
-
-def open_orders(journal: list[JournalLine]) -> list[_OrderHistory]:
-    """Journaled orders without a final outcome, with what was journaled of their fills.
-
-    If an order was journaled more than once (a retry re-sends the same client order id),
-    its first submit line stands for it.
-    """
-    orders: dict[str, _OrderHistory] = {}
-    final: set[str] = set()
-    for line in journal:
-        if isinstance(line, SubmitLine):
-            orders.setdefault(line.client_order_id, _OrderHistory(line))
-        elif isinstance(line, OutcomeLine) and line.status in FINAL:
-            final.add(line.client_order_id)
-        elif isinstance(line, AllocationsLine) and line.fill is not None:
-            history = orders.get(line.client_order_id or "")
-            if history is None:
-                continue
-            history.filled += line.fill.quantity
-            history.notional += line.fill.quantity * line.fill.price
-            history.fills += 1
-            for part in line.allocations:
-                team = part.team_id
-                history.allocated[team] = history.allocated.get(team, ZERO) + part.quantity
-    return [h for order_id, h in orders.items() if order_id not in final]
-
-
 def settle_open_orders(
+    execution: Execution,
     journal: list[JournalLine],
-    books: dict[str, TeamBook],
-    account: AccountBook,
-    ledger: Ledger,
     broker: RecoverableBroker,
-    quantum: Decimal,
     now: datetime,
     report: RecoveryReport,
     cancel: bool = True,
 ) -> None:
-    """Ask the broker about every unresolved order: book its missed fills, close it."""
-    for history in open_orders(journal):
-        submit = history.submit
-        order = submit.order()
-        events = broker.recover(order, history.filled, history.notional, history.fills, cancel)
-        waiting = {
-            team: quantity - history.allocated.get(team, ZERO)
-            for team, quantity in submit.allocations.items()
-        }
-        status = _book_missed_fills(
-            events, history, waiting, books, account, ledger, quantum, now, report
-        )
-        if status is None:
+    """Ask the broker about every order the journal leaves open and follow it through
+    execution, as if this run had sent it: its missed fills booked, its end journaled."""
+    for adopted in execution.adopt(journal):
+        order = adopted.order()
+        events = broker.recover(order, adopted.filled, adopted.notional, adopted.fills, cancel)
+        execution.handle(events, now)
+        report.orders.extend(adopted.notes)
+        report.problems.extend(adopted.problems)
+        if adopted.final is None:
             report.problems.append(
                 f"{order.client_order_id}: still open at the broker ({order.side} "
                 f"{order.quantity} {order.symbol}); trading stays held until it is final"
             )
-            continue
-        _close(order, status, waiting, history, ledger, now, books, report)
-
-
-def _book_missed_fills(
-    events: list[OrderEvent],
-    history: _OrderHistory,
-    waiting: dict[str, Decimal],
-    books: dict[str, TeamBook],
-    account: AccountBook,
-    ledger: Ledger,
-    quantum: Decimal,
-    now: datetime,
-    report: RecoveryReport,
-) -> OrderEvent | None:
-    """Journal and book each fill the broker reports beyond the journal; the final status."""
-    submit = history.submit
-    number = history.fills
-    status: OrderEvent | None = None
-    for event in events:
-        if event.fill is not None:
-            number += 1
-            try:
-                parts = split_fill(event.fill, waiting, submit.tick, submit.leg, number, quantum)
-            except SettlementError as error:
-                report.problems.append(f"{submit.client_order_id}: {error}")
-                continue
-            versions = {t: books[t].version for t in waiting if t in books}
-            ledger.write(
-                AllocationsLine.before(
-                    now, "fill", submit.tick, parts, versions, event.fill, submit.leg
-                )
-            )
-            book_fill(account, ledger, event.fill, sorted(waiting))
-            for part in parts:
-                waiting[part.team_id] -= part.quantity
-                if part.team_id in books:
-                    book_allocation(books, ledger, part, submit.tick, versions[part.team_id])
-            report.orders.append(
-                f"{submit.client_order_id}: missed fill of {event.fill.quantity} "
-                f"@ {event.fill.price} booked"
-            )
-        if event.status.is_final:
-            status = event
-    return status
-
-
-def _close(
-    order: Order,
-    status: OrderEvent,
-    waiting: dict[str, Decimal],
-    history: _OrderHistory,
-    ledger: Ledger,
-    now: datetime,
-    books: dict[str, TeamBook],
-    report: RecoveryReport,
-) -> None:
-    ordered = sum(history.submit.allocations.values(), ZERO)
-    filled = ordered - sum(waiting.values(), ZERO)
-    outcome = OutcomeLine(
-        timestamp=now,
-        client_order_id=order.client_order_id,
-        status=status.status,
-        filled_qty=filled,
-        avg_price=None,
-        message=status.message,
-    )
-    ledger.write(outcome, sync=True)
-    report.orders.append(f"{order.client_order_id}: {status.status.value} ({filled} filled)")
-    for team, left in waiting.items():
-        if left > 0 and team in books:
-            message = (
-                f"order {order.client_order_id} was working when the host restarted: "
-                f"{status.status.value}, {left} {order.symbol} of your order did not fill"
-            )
-            ledger.write(TeamEvent.noted(now, team, "order", message))
 
 
 def check_cash(

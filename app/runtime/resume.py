@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.engine.books import check_against_broker
 from app.engine.engine import ONE_MINUTE
+from app.engine.execution import Execution
 from app.engine.lines import AccountTradeLine, Line, TradeLine
 from app.engine.recovery import (
     RecoverableBroker,
@@ -83,32 +84,19 @@ def resume(
     if not dry_run:
         report.redone.extend(f"repaired {line}" for line in repair_all(data_dir))
     engine = competition.engine
-    team_trades = {
-        team: [t for t in read_trades(path) if isinstance(t, TradeLine)]
-        for team in team_ids(data_dir)
-        if (path := owner_dir(data_dir, team) / TRADES).is_file()
-    }
-    account_trades = [
-        t
-        for t in read_trades(owner_dir(data_dir, ACCOUNT) / TRADES)
-        if isinstance(t, AccountTradeLine)
-    ]
+    team_trades, account_trades = _read_trades(data_dir)
     journal = read_journal(journal_path(data_dir))
     booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
     ledger: Any = DiscardingLedger() if dry_run else competition.ledger
     redo_journal(journal, engine.books, engine.account, ledger, booked, report)
-    now = datetime.now(UTC)
-    settle_open_orders(
-        journal,
-        engine.books,
-        engine.account,
-        ledger,
-        broker,
-        engine.config.quantum,
-        now,
-        report,
-        cancel=not dry_run,
+    # A dry run follows the open orders on the same books, writing nothing.
+    execution = (
+        Execution(engine.books, engine.account, broker, ledger, engine.config.quantum)
+        if dry_run
+        else engine.execution
     )
+    now = datetime.now(UTC)
+    settle_open_orders(execution, journal, broker, now, report, cancel=not dry_run)
     report.problems.extend(check_against_broker(engine.books, engine.account, broker.positions()))
     opening = opening_cash(data_dir)
     if opening is None and not account_trades and not dry_run:
@@ -123,6 +111,21 @@ def resume(
     if not dry_run:
         _set_hold(data_dir, report)
     return report
+
+
+def _read_trades(data_dir: Path) -> tuple[dict[str, list[TradeLine]], list[AccountTradeLine]]:
+    """Every team's trade lines and the account's, as the ledgers hold them."""
+    team_trades = {
+        team: [t for t in read_trades(path) if isinstance(t, TradeLine)]
+        for team in team_ids(data_dir)
+        if (path := owner_dir(data_dir, team) / TRADES).is_file()
+    }
+    account_trades = [
+        t
+        for t in read_trades(owner_dir(data_dir, ACCOUNT) / TRADES)
+        if isinstance(t, AccountTradeLine)
+    ]
+    return team_trades, account_trades
 
 
 def restore_curves(competition: Competition) -> None:

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from app.domain.models import Leg, Order, OrderStatus, Side
+from app.engine.adopted import FINAL, open_orders
 from app.engine.lines import OutcomeLine, SubmitLine, parse_journal
-from app.engine.recovery import FINAL, open_orders
 from app.ledger.jsonl import LedgerCorruptError, encode_line
 from app.ledger.reader import read_journal
 from app.ledger.writer import LedgerWriter
