@@ -13,11 +13,10 @@ this adapter owns timing and retries.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,14 +24,20 @@ from typing import Any
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
 
 from app.alpaca.http import tune_client
-from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus, OrderType, Side
+from app.broker.alpaca_requests import (
+    Pacer,
+    TransientError,
+    api_code,
+    api_message,
+    order_request,
+    status_code,
+    status_text,
+)
+from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus
 from app.domain.numbers import canonical
 
 log = logging.getLogger(__name__)
@@ -46,10 +51,6 @@ _FINAL = {
     "rejected": OrderStatus.REJECTED,
     "done_for_day": OrderStatus.EXPIRED,
 }
-
-
-class _TransientError(ConnectionError):
-    """The broker could not answer just now (429, 5xx, network): try again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,29 +74,6 @@ class _Tracked:
     unconfirmed_polls: int = 0
 
 
-@dataclass(slots=True)
-class _Pacer:
-    """One moving-window limit shared by every request of the account."""
-
-    per_minute: int
-    sleep: Callable[[float], None]
-    _limiter: MovingWindowRateLimiter = field(init=False)
-    _item: RateLimitItemPerMinute = field(init=False)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerMinute(self.per_minute)
-
-    def wait(self) -> None:
-        while True:
-            with self._lock:  # concurrent submits share the one limit
-                if self._limiter.hit(self._item, "account"):
-                    return
-                reset, _remaining = self._limiter.get_window_stats(self._item, "account")
-            self.sleep(max(0.01, reset - time.time()))
-
-
 class AlpacaBroker:
     """Implements the engine's Broker port over one Alpaca account."""
 
@@ -108,7 +86,7 @@ class AlpacaBroker:
         self.limits = limits or AlpacaLimits()
         self.client = tune_client(client, self.limits.timeout_seconds)
         self._sleep = sleep
-        self._pacer = _Pacer(self.limits.requests_per_minute, sleep)
+        self._pacer = Pacer(self.limits.requests_per_minute, sleep)
         self._tracked: dict[str, _Tracked] = {}
         self.requests = 0
         self._pool = ThreadPoolExecutor(self.limits.concurrent_submits, "alpaca-submit")
@@ -119,7 +97,7 @@ class AlpacaBroker:
         tracked = self._tracked.setdefault(order.client_order_id, _Tracked(order))
         for attempt in range(self.limits.max_attempts):
             try:
-                answer = self._call(self.client.submit_order, _request(order))
+                answer = self._call(self.client.submit_order, order_request(order))
             except APIError as error:
                 event = self._after_api_error(tracked, error)
                 if event is not None:
@@ -131,7 +109,7 @@ class AlpacaBroker:
             self._sleep(self.limits.backoff_seconds * 2**attempt)
             try:
                 existing = self._lookup(order.client_order_id)  # the POST may have landed
-            except _TransientError:
+            except TransientError:
                 continue  # re-sending is safe: a duplicate ID is refused, never created
             if existing is not None:
                 return self._accepted(tracked, existing)
@@ -147,11 +125,11 @@ class AlpacaBroker:
 
     def _after_api_error(self, tracked: _Tracked, error: APIError) -> OrderEvent | None:
         """An answer that settles the submit, or None to look it up and retry."""
-        status = _status_code(error)
-        if _api_code(error) == DUPLICATE_CODE or "must be unique" in str(error):
+        status = status_code(error)
+        if api_code(error) == DUPLICATE_CODE or "must be unique" in str(error):
             try:
                 existing = self._lookup(tracked.order.client_order_id)
-            except _TransientError:
+            except TransientError:
                 return None
             if existing is not None:
                 return self._accepted(tracked, existing)
@@ -159,41 +137,41 @@ class AlpacaBroker:
             return None
         self._tracked.pop(tracked.order.client_order_id, None)
         return OrderEvent(tracked.order.client_order_id, OrderStatus.REJECTED,
-                          message=_api_message(error))  # fmt: skip
+                          message=api_message(error))  # fmt: skip
 
     def _accepted(self, tracked: _Tracked, answer: Any) -> OrderEvent:
         tracked.alpaca_id = str(answer.id)
         return OrderEvent(tracked.order.client_order_id, OrderStatus.NEW)
 
     def _lookup(self, client_order_id: str) -> Any | None:
-        """The order with this client ID, None if the broker has none, _TransientError if unsure."""
+        """The order with this client ID, None if the broker has none, TransientError if unsure."""
         try:
             return self._transient(self.client.get_order_by_client_id, client_order_id)
         except APIError as error:
-            if _status_code(error) == 404:
+            if status_code(error) == 404:
                 return None
             raise
 
     def _transient(self, method: Callable[..., Any], *args: Any) -> Any:
-        """`method(*args)`, with 429s, 5xx and network failures raised as _TransientError."""
+        """`method(*args)`, with 429s, 5xx and network failures raised as TransientError."""
         try:
             return self._call(method, *args)
         except APIError as error:
-            status = _status_code(error)
+            status = status_code(error)
             if status is None or status == 429 or status >= 500:
-                raise _TransientError(str(error)) from error
+                raise TransientError(str(error)) from error
             raise
         except requests.RequestException as error:
-            raise _TransientError(str(error)) from error
+            raise TransientError(str(error)) from error
 
     def _patiently(self, attempt_once: Callable[[], Any]) -> Any:
         """`attempt_once()` again, with backoff, while the broker is unsure; the last
-        _TransientError propagates."""
+        TransientError propagates."""
         attempts = self.limits.max_attempts * 2
         for attempt in range(attempts):
             try:
                 return attempt_once()
-            except _TransientError:
+            except TransientError:
                 if attempt == attempts - 1:
                     raise
             self._sleep(self.limits.backoff_seconds * 2 ** min(attempt, 4))
@@ -244,7 +222,7 @@ class AlpacaBroker:
         """An order the listing does not show: look it up; give up after a few polls."""
         try:
             found = self._lookup(tracked.order.client_order_id)
-        except _TransientError:
+        except TransientError:
             return []  # unsure is not absent: ask again next tick
         if found is not None:
             return self._progress(tracked, found)
@@ -258,7 +236,7 @@ class AlpacaBroker:
     def _progress(self, tracked: _Tracked, answer: Any) -> list[OrderEvent]:
         events = []
         filled = Decimal(str(answer.filled_qty or 0))
-        status = _FINAL.get(_status_text(answer))
+        status = _FINAL.get(status_text(answer))
         if filled > tracked.filled:
             fill = self._fill_increment(tracked, answer, filled)
             done = status is not None and filled == tracked.order.quantity
@@ -308,12 +286,12 @@ class AlpacaBroker:
             never = "never reached the broker (the host stopped first)"
             return [OrderEvent(order.client_order_id, OrderStatus.REJECTED, message=never)]
         deadline = time.monotonic() + self.limits.recovery_seconds
-        if cancel and _FINAL.get(_status_text(answer)) is None:
+        if cancel and _FINAL.get(status_text(answer)) is None:
             try:
                 self._call(self.client.cancel_order_by_id, str(answer.id))
             except APIError as error:  # 422: it became final meanwhile
                 log.info("%s: cancel refused (%s)", order.client_order_id, error)
-            while _FINAL.get(_status_text(answer)) is None and time.monotonic() < deadline:
+            while _FINAL.get(status_text(answer)) is None and time.monotonic() < deadline:
                 self._sleep(0.2)
                 answer = self._recovery_lookup(order.client_order_id) or answer
         events = self._progress(tracked, answer)
@@ -367,41 +345,3 @@ class AlpacaBroker:
     def positions(self) -> dict[str, Decimal]:
         positions = self._patient(self.client.get_all_positions)
         return {p.symbol: Decimal(str(p.qty)) for p in positions if Decimal(str(p.qty)) != 0}
-
-
-def _request(order: Order) -> MarketOrderRequest | LimitOrderRequest:
-    common = {
-        "symbol": order.symbol,
-        "qty": float(order.quantity),
-        "side": OrderSide.BUY if order.side is Side.BUY else OrderSide.SELL,
-        "time_in_force": TimeInForce.DAY,
-        "client_order_id": order.client_order_id,
-    }
-    if order.order_type is OrderType.LIMIT:
-        return LimitOrderRequest(limit_price=float(order.limit_price or 0), **common)
-    return MarketOrderRequest(**common)
-
-
-def _status_text(answer: Any) -> str:
-    return str(answer.status.value if hasattr(answer.status, "value") else answer.status)
-
-
-def _status_code(error: APIError) -> int | None:
-    try:
-        return int(error.status_code)
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
-def _api_code(error: APIError) -> int | None:
-    try:
-        return int(error.code)
-    except (TypeError, ValueError, AttributeError):  # an HTML error page has no JSON code
-        return None
-
-
-def _api_message(error: APIError) -> str:
-    try:
-        return str(error.message)
-    except (ValueError, AttributeError):
-        return str(error)[:300]

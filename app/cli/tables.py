@@ -84,14 +84,7 @@ def team_view(
             f"Calmar {_num(metrics['calmar'])}, trades {metrics['trades']}, "
             f"win rate {_num(metrics['win_rate'])}, turnover {_num(metrics['turnover'])}"
         )
-    positions = Table(title="positions")
-    for column in ("symbol", "quantity", "avg cost", "price", "value", "unrealised"):
-        positions.add_column(column, justify="left" if column == "symbol" else "right")
-    for symbol, p in portfolio["positions"].items():
-        positions.add_row(
-            symbol, p["quantity"], p["avg_cost"], p["price"], p["market_value"], p["unrealized_pnl"]
-        )
-    out.append(positions)
+    out.append(_positions_table(portfolio["positions"]))
     recent = Table(title=f"last {len(trades)} trades")
     for column in ("time", "side", "qty", "symbol", "price", "fee", "trade id"):
         recent.add_column(column)
@@ -111,3 +104,14 @@ def team_view(
             f"[yellow]{e['timestamp']} {e['kind']}:[/] {e['message'] or e.get('printed', '')}"
         )
     return out
+
+
+def _positions_table(positions: Mapping[str, dict]) -> Table:
+    table = Table(title="positions")
+    for column in ("symbol", "quantity", "avg cost", "price", "value", "unrealised"):
+        table.add_column(column, justify="left" if column == "symbol" else "right")
+    for symbol, p in positions.items():
+        table.add_row(
+            symbol, p["quantity"], p["avg_cost"], p["price"], p["market_value"], p["unrealized_pnl"]
+        )
+    return table

@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Any
 
 from sandbox.worker.hardening import (
-    _LIBC,
     CAP_SETGID,
     CAP_SETUID,
     CAP_SYS_CHROOT,
@@ -38,6 +37,7 @@ from sandbox.worker.hardening import (
     become_namespace_init,
     harden,
 )
+from sandbox.worker.inherited import LIBC
 
 
 def kernel_supports() -> dict[str, bool]:
@@ -53,8 +53,8 @@ def kernel_supports() -> dict[str, bool]:
     if pid == 0:
         code = 0
         try:
-            code = (_LIBC.unshare(CLONE_NEWNET) == 0) | ((_LIBC.unshare(CLONE_NEWIPC) == 0) << 1)
-            code |= (_pidfds_work() and _LIBC.unshare(CLONE_NEWPID) == 0) << 2
+            code = (LIBC.unshare(CLONE_NEWNET) == 0) | ((LIBC.unshare(CLONE_NEWIPC) == 0) << 1)
+            code |= (_pidfds_work() and LIBC.unshare(CLONE_NEWPID) == 0) << 2
         finally:
             os._exit(code)
     code = max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), 0)
@@ -163,7 +163,7 @@ def _probe_child(cfg: HardeningConfig, leaked_fd: int, port: int) -> None:
     os.environ[_PROBE_ENV] = "inherited-secret"  # like one the parent had: fork copies it
     send = lambda obj: os.write(cfg.channel_fd, json.dumps(obj).encode() + b"\n")  # noqa: E731
     send({"layers": harden(cfg).as_records()})
-    getenv = _LIBC.getenv
+    getenv = LIBC.getenv
     getenv.restype = ctypes.c_char_p
     own = {
         "read the environment": lambda: (

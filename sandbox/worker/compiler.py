@@ -16,7 +16,6 @@ import keyword
 import linecache
 import re
 import sys
-import traceback
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,12 +25,13 @@ from RestrictedPython import compile_restricted_exec
 
 from sandbox.worker.guards import Guards
 from sandbox.worker.importer import TeamImporter
-from sandbox.worker.policy import ImportPolicy, StrategyPolicy
+from sandbox.worker.language import StrategyPolicy
+from sandbox.worker.policy import ImportPolicy
+from sandbox.worker.tracebacks import TEAM_PREFIX
 
 MAX_FILES = 50
 MAX_FILE_BYTES = 512 * 1024
 MAIN_MODULE = "strategy"
-TEAM_PREFIX = "<team>/"  # code objects' file names: `<team>/strategy.py`, never a host path
 UPLOAD = "<upload>"  # the `file` of problems about the upload as a whole
 DEFAULT_POLICY = ImportPolicy()
 
@@ -356,50 +356,3 @@ def load_strategy(
         raise StrategyRejected([Problem(f"{analysis.main}.py", None, problem)])
     instance = cls(copy.deepcopy(dict(params or {})))
     return LoadedStrategy(instance, guards)
-
-
-MAX_MESSAGE_CHARS = 2_000  # an exception's own message
-MAX_FRAMES = 40  # frames kept after collapsing repeats (deep recursion repeats one frame)
-
-
-def format_team_traceback(exc: BaseException, files: Mapping[str, str]) -> str:
-    """`Type: message` and the frames in the team's own files, never host frames or paths.
-
-    Bounded: the message is cut, runs of the same frame are collapsed into one line with
-    a count, and only the first and last frames of a long stack are kept.
-    """
-    names = {TEAM_PREFIX + name: name for name in files}
-    message = scrub(str(exc))
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[:MAX_MESSAGE_CHARS] + f"... [{len(message):,} characters]"
-    frames: list[list] = []  # [line, repeats]
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename in names:  # only team files hit linecache: no file reads
-            source = linecache.getline(filename, lineno).strip()[:200]
-            line = f"  {names[filename]}:{lineno} in {frame.f_code.co_name}: {source}"
-            if frames and frames[-1][0] == line:
-                frames[-1][1] += 1
-            else:
-                frames.append([line, 1])
-    rendered = [f"{line} [repeated {n} times]" if n > 1 else line for line, n in frames]
-    if len(rendered) > MAX_FRAMES:
-        half = MAX_FRAMES // 2
-        skipped = len(rendered) - MAX_FRAMES
-        rendered = [*rendered[:half], f"  ... {skipped} more frames ...", *rendered[-half:]]
-    return "\n".join([f"{type(exc).__name__}: {message}", *rendered])
-
-
-# The installation's and the project's folders (sandbox/worker/compiler.py: three up).
-_HOST_DIRS = sorted(
-    {sys.prefix, sys.base_prefix, sys.exec_prefix, __file__.rsplit("/", 3)[0]},
-    key=len,
-    reverse=True,
-)
-
-
-def scrub(message: str) -> str:
-    """Remove the host's installation paths from an exception message."""
-    for directory in _HOST_DIRS:
-        message = message.replace(directory, "...")
-    return message

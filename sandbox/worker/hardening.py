@@ -48,6 +48,16 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from sandbox.worker.inherited import LIBC, clear_environment, close_fds, libc_error
+from sandbox.worker.seccomp_rules import (
+    CHANNEL_ONLY,
+    CLONE_NEW,
+    LATE,
+    REFUSED,
+    REFUSED_PRCTL,
+    SELF_ONLY,
+)
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CHROOT_DIR = "/run/strategy-arena-empty"
@@ -58,72 +68,9 @@ LAYER_NAMES = (
 )  # fmt: skip
 CLONE_THREAD, CLONE_NEWIPC, CLONE_NEWNET = 0x00010000, 0x08000000, 0x40000000
 CLONE_NEWPID = 0x20000000
-# NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: no namespaces via clone either.
-_CLONE_NEW = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_SECCOMP = 1, 2, 21
 PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
 CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT = 6, 7, 18
-
-_LIBC = ctypes.CDLL(None, use_errno=True)  # dlopen(NULL): find_library would fork ldconfig
-
-# Refused outright with EPERM. A worker keeps computation, its own memory and threads, what it
-# already holds and the channel; each of these reaches further.
-_REFUSED = (
-    # Files: nothing is opened after hardening (the zygote imports every module beforehand).
-    "open", "openat", "openat2", "creat", "open_by_handle_at", "name_to_handle_at",
-    # Changing the file system (world-writable /tmp stays writable to any uid).
-    "mkdir", "mkdirat", "mknod", "mknodat", "unlink", "unlinkat", "rmdir", "rename",
-    "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod",
-    "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate",
-    "fallocate", "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr",
-    "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
-    "file_setattr",
-    # Network: no new sockets; the channel is connected already.
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-    # Processes: no programs, no children, nothing of other processes' memory, fds or pages.
-    "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
-    "kcmp", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "process_madvise",
-    "process_mrelease", "migrate_pages", "move_pages", "tkill",
-    # Namespaces and mounts: would undo the layers above.
-    "mount", "umount2", "chroot", "pivot_root", "unshare", "setns", "fsopen", "fsconfig",
-    "fsmount", "fspick", "move_mount", "open_tree", "open_tree_attr", "mount_setattr",
-    "statmount", "listmount",  # these two would also list the host's mounts
-    # Identity and limits are final (matters most if the worker stays root).
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
-    "setfsgid", "setgroups", "capset", "setrlimit",
-    # Around the write filter and seccomp: io_uring ops are invisible to seccomp, AIO writes,
-    # splice/tee/vmsplice hand page-cache pages of the shared data file to pipes (Dirty Pipe).
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "io_setup", "io_submit",
-    "splice", "tee", "vmsplice", "memfd_create", "memfd_secret",
-    # Kernel attack surface and host secrets (the session keyring survives fork).
-    "bpf", "userfaultfd", "perf_event_open", "keyctl", "add_key", "request_key",
-    "fanotify_init", "inotify_init", "inotify_init1", "modify_ldt", "kexec_load",
-    "kexec_file_load", "init_module", "finit_module", "delete_module",
-    # Administration: needs capabilities the uid drop removes; refused in case it stays root.
-    "acct", "reboot", "swapon", "swapoff", "sethostname", "setdomainname", "settimeofday",
-    "clock_settime", "clock_adjtime", "adjtimex", "iopl", "ioperm", "syslog", "quotactl",
-    "quotactl_fd", "vhangup",
-)  # fmt: skip
-# Calls that push data through a descriptor: only on the channel (value = index of the fd).
-_CHANNEL_ONLY = {
-    "write": 0, "writev": 0, "pwrite64": 0, "pwritev": 0, "pwritev2": 0, "sendto": 0,
-    "sendmsg": 0, "sendmmsg": 0, "sendfile": 0, "copy_file_range": 2,
-}  # fmt: skip
-# Signals only to this process (argument 0 = pid); raise() and pthread_kill use tgkill.
-_SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
-# prctl options that would undo a protection: clearing the parent-death signal, becoming
-# dumpable (ptrace, /proc/<pid>/mem), keeping capabilities across setuid, changing securebits,
-# rewriting the process's memory map, adopting orphans, naming a tracer, weakening the
-# speculation mitigations. Everything else prctl does (thread names, reading settings,
-# another seccomp filter, which only restricts) stays allowed: pyarrow names its threads.
-_REFUSED_PRCTL = {
-    "PR_SET_PDEATHSIG": 1, "PR_SET_DUMPABLE": 4, "PR_SET_KEEPCAPS": 8,
-    "PR_SET_SECUREBITS": 28, "PR_SET_MM": 35, "PR_SET_CHILD_SUBREAPER": 36,
-    "PR_SET_SPECULATION_CTRL": 53, "PR_SET_PTRACER": 0x59616D61,
-}  # fmt: skip
-# Unknown to libseccomp 2.5.4; numbers from 424 on are the same on every architecture.
-_LATE = {"statmount": 457, "listmount": 458, "setxattrat": 463, "removexattrat": 466,
-         "open_tree_attr": 467, "file_setattr": 469}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -216,8 +163,8 @@ def harden(config: HardeningConfig) -> LayerReport:
             _pyseccomp()
     steps: list[tuple[str, bool, Callable[[], str]]] = [
         ("pid_namespace", True, _pid_namespace),
-        ("fds", True, lambda: _close_fds(cfg.channel_fd)),
-        ("environment", True, _clear_environment),
+        ("fds", True, lambda: close_fds(cfg.channel_fd)),
+        ("environment", True, clear_environment),
         ("net_namespace", cfg.network_namespace, lambda: _unshare(CLONE_NEWNET, "net")),
         ("ipc_namespace", cfg.ipc_namespace, lambda: _unshare(CLONE_NEWIPC, "ipc")),
         ("chroot", cfg.chroot_dir is not None, lambda: _enter_chroot(str(cfg.chroot_dir))),
@@ -247,7 +194,7 @@ def become_namespace_init() -> str:
     dies, the kernel kills every process of the namespace, whatever each did to itself.
     """
     if _libc_unshare(CLONE_NEWPID) != 0:
-        raise _libc_error("unshare(pid)")
+        raise libc_error("unshare(pid)")
     child = os.fork()
     if child:  # the parent, outside: mirror the init's life, and its death
         _, status = os.waitpid(child, 0)
@@ -257,7 +204,7 @@ def become_namespace_init() -> str:
             os.kill(os.getpid(), -code)
         os._exit(code & 0xFF)
     if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-        raise _libc_error("PR_SET_PDEATHSIG")
+        raise libc_error("PR_SET_PDEATHSIG")
     if os.getppid() == 0 and os.getpid() == 1:  # the parent is outside: none to see
         return "init (pid 1) of its own PID namespace"
     raise RuntimeError(f"not the namespace's init: pid {os.getpid()}")
@@ -285,59 +232,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _libc_error(what: str) -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _open_fds() -> list[int]:
-    """Open descriptors; the listing's own one is closed by the time each is checked."""
-    listed = sorted(int(name) for name in os.listdir("/proc/self/fd"))
-    return [fd for fd in listed if _fd_is_open(fd)]
-
-
-def _fd_is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
-
-
-def _close_fds(keep: int) -> str:
-    before = _open_fds()
-    # The bound comes from the listing: up to a huge number, closerange loops fd by fd on
-    # kernels without close_range(2); and an inherited fd may exceed the NOFILE limit.
-    os.closerange(0, keep)
-    os.closerange(keep + 1, max([*before, keep]) + 1)
-    if (left := _open_fds()) != [keep]:
-        raise RuntimeError(f"open after closing: {left}, expected only the channel {keep}")
-    return f"closed {len(before) - 1} inherited fds; only channel fd {keep} is open"
-
-
-def _clear_environment() -> str:
-    with open("/proc/self/stat") as stat_file:  # fields 50/51 bound the exec-time block
-        fields = stat_file.read().rsplit(")", 1)[1].split()
-    start, end, count = int(fields[47]), int(fields[48]), len(os.environ)
-    os.environ.clear()  # unsetenv()s each name too
-    if _LIBC.clearenv() != 0:
-        raise _libc_error("clearenv")
-    if 0 < start < end:
-        ctypes.memset(start, 0, end - start)
-    if os.environ or ctypes.c_void_p.in_dll(_LIBC, "environ").value:
-        raise RuntimeError("environment still set")
-    return f"cleared {count} variables; exec-time block zeroed ({end - start} bytes)"
-
-
 def _libc_unshare(flags: int) -> int:
     """unshare(2); a seam for tests that simulate a kernel refusal."""
-    return int(_LIBC.unshare(flags))
+    return int(LIBC.unshare(flags))
 
 
 def _unshare(flag: int, kind: str) -> str:
     before = os.stat(f"/proc/self/ns/{kind}").st_ino
     if _libc_unshare(flag) != 0:
-        raise _libc_error(f"unshare({kind})")
+        raise libc_error(f"unshare({kind})")
     if (after := os.stat(f"/proc/self/ns/{kind}").st_ino) == before:
         raise RuntimeError(f"still in the {kind} namespace {before}")
     return f"own {kind} namespace {after}" + ("; loopback down" if kind == "net" else "")
@@ -391,7 +294,7 @@ def _set_rlimits(cfg: HardeningConfig) -> str:
 
 def _drop_identity(uid: int, gid: int | None) -> str:
     gid, death_signal = uid if gid is None else gid, ctypes.c_int(0)
-    _LIBC.prctl(PR_GET_PDEATHSIG, ctypes.byref(death_signal), 0, 0, 0)
+    LIBC.prctl(PR_GET_PDEATHSIG, ctypes.byref(death_signal), 0, 0, 0)
     os.setgroups([])  # groups and gid first: both need the privilege that setresuid drops
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
@@ -412,12 +315,12 @@ def _limit_tasks(limit: int, uid: int | None) -> str:
 
 
 def _prctl(option: int, arg: int = 0) -> int:
-    return int(_LIBC.prctl(option, *(ctypes.c_ulong(a) for a in (arg, 0, 0, 0))))
+    return int(LIBC.prctl(option, *(ctypes.c_ulong(a) for a in (arg, 0, 0, 0))))
 
 
 def _set_no_new_privs() -> str:
     if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
-        raise _libc_error("PR_SET_NO_NEW_PRIVS")
+        raise libc_error("PR_SET_NO_NEW_PRIVS")
     if _prctl(PR_GET_NO_NEW_PRIVS) != 1:
         raise RuntimeError("no_new_privs reads back unset")
     return "set"
@@ -449,30 +352,30 @@ def _install_seccomp(channel_fd: int) -> str:
 
     def refuse(action: int, name: str, *args: Any) -> None:
         number = sc.resolve_syscall(sc.Arch.NATIVE, name)
-        if (number := number if number >= 0 else _LATE.get(name, -1)) < 0:
+        if (number := number if number >= 0 else LATE.get(name, -1)) < 0:
             absent.add(name)  # not a system call on this architecture
         else:
             flt.add_rule(action, number, *args)
 
-    for name in _REFUSED:
+    for name in REFUSED:
         refuse(eperm, name)
     refuse(sc.ERRNO(errno.ENOSYS), "clone3")  # flags are in memory: glibc falls back to clone
     refuse(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))  # a process, not a thread
-    for flag in _CLONE_NEW:
+    for flag in CLONE_NEW:
         refuse(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
-    for name, fd_arg in _CHANNEL_ONLY.items():
+    for name, fd_arg in CHANNEL_ONLY.items():
         refuse(eperm, name, sc.Arg(fd_arg, sc.NE, channel_fd))
-    for name in _SELF_ONLY:
+    for name in SELF_ONLY:
         refuse(eperm, name, sc.Arg(0, sc.NE, os.getpid()))
     refuse(eperm, "prlimit64", sc.Arg(2, sc.NE, 0))  # reading limits is fine, setting is not
-    for option in _REFUSED_PRCTL.values():
+    for option in REFUSED_PRCTL.values():
         refuse(eperm, "prctl", sc.Arg(0, sc.EQ, option))
     flt.load()
     if _prctl(PR_GET_SECCOMP) != 2:
         raise RuntimeError("filter loaded, yet PR_GET_SECCOMP is not 2")
     return (
-        f"default ALLOW; EPERM: {len(set(_REFUSED) - absent)} calls, clone without "
+        f"default ALLOW; EPERM: {len(set(REFUSED) - absent)} calls, clone without "
         f"CLONE_THREAD, writes/sends except on fd {channel_fd}, signals to others, setting limits, "
-        f"{len(_REFUSED_PRCTL)} prctl options (the parent-death signal among them); "
+        f"{len(REFUSED_PRCTL)} prctl options (the parent-death signal among them); "
         f"clone3 ENOSYS; other ABIs killed" + (f"; n/a here: {sorted(absent)}" if absent else "")
     )

@@ -17,11 +17,12 @@ from typing import Any, NoReturn
 from sandbox.wire.framing import ProtocolError, receive, send
 from sandbox.wire.messages import MAX_ERROR_CHARS, MAX_WORKER_FRAME, Loaded, Ready, Result
 from sandbox.wire.window import WindowView, read_prices
-from sandbox.worker.compiler import StrategyRejected, format_team_traceback, load_strategy, scrub
+from sandbox.worker.compiler import StrategyRejected, load_strategy
 from sandbox.worker.hardening import HardeningConfig, harden
 from sandbox.worker.history_client import HistoryClient
 from sandbox.worker.plain import NotPlainDataError, to_wire
 from sandbox.worker.policy import ImportPolicy
+from sandbox.worker.tracebacks import format_team_traceback, scrub
 
 
 class _Worker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,3 +97,27 @@ class PositionBook:
 
     def quantities(self) -> dict[str, Decimal]:
         return {s: h.qty for s, h in self.holdings.items() if h.qty != 0}
+
+    def values(self, price: Callable[[str], Decimal | None]) -> tuple[Decimal, Decimal]:
+        """(long, short) market value of the holdings, each at `price` or its entry price."""
+        long_value = short_value = Decimal(0)
+        for symbol, holding in self.holdings.items():
+            value = holding.qty * (price(symbol) or holding.avg_entry)
+            if value > 0:
+                long_value += value
+            else:
+                short_value += value
+        return long_value, short_value
+
+
+def created_after(orders: Mapping[str, OrderRecord], after: datetime | None) -> list[OrderRecord]:
+    """Orders created after `after`: orders are kept in creation order (the clock only moves
+    forward), so a recent `after` reads the newest few, not the whole session."""
+    if after is None:
+        return list(orders.values())
+    recent = []
+    for record in reversed(orders.values()):
+        if record.created_at <= after:
+            break
+        recent.append(record)
+    return recent

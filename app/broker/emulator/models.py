@@ -17,7 +17,7 @@ from typing import Any
 from app.broker.emulator.assets import AssetInfo
 from app.broker.emulator.books import Holding, OrderRecord
 from app.broker.emulator.clock import NEW_YORK
-from app.domain.models import Bar
+from app.domain.models import Bar, Fill
 from app.domain.numbers import canonical
 from app.domain.timefmt import to_rfc3339
 
@@ -265,4 +265,18 @@ def bar_json(bar: Bar) -> Json:
         "v": _number(bar.volume),
         "n": _number(bar.trade_count),
         "vw": bar.vwap,
+    }
+
+
+def fill_json(record: OrderRecord, fill: Fill) -> dict[str, Any]:
+    """One fill of an order, as the emulator's admin route lists it."""
+    return {
+        "order_id": record.id,
+        "client_order_id": fill.client_order_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "qty": str(fill.quantity),
+        "price": str(fill.price),
+        "timestamp": fill.timestamp.isoformat(),
+        "execution_id": fill.execution_id,
     }

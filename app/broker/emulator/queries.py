@@ -20,6 +20,7 @@ from app.broker.emulator.bars import (
     day_start,
     parse_time,
 )
+from app.broker.emulator.books import OrderRecord
 from app.broker.emulator.clock import NEW_YORK
 from app.broker.emulator.errors import AlpacaError, unprocessable
 from app.domain.models import OrderType, Side
@@ -110,6 +111,19 @@ class OrderFilter:
     descending: bool = True
     symbols: frozenset[str] | None = None
     side: str | None = None
+
+    def matches(self, record: OrderRecord) -> bool:
+        if self.status == "open" and not record.is_open:
+            return False
+        if self.status == "closed" and record.is_open:
+            return False
+        if self.symbols is not None and record.order.symbol not in self.symbols:
+            return False
+        if self.side is not None and record.order.side.value != self.side:
+            return False
+        if self.after is not None and record.created_at <= self.after:
+            return False
+        return self.until is None or record.created_at < self.until
 
 
 def _int(value: str | None, name: str, default: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 from app.broker.emulator import errors
 from app.broker.emulator.assets import AssetInfo, build_assets
 from app.broker.emulator.bars import BarIndex
-from app.broker.emulator.books import EmulatorBroker, OrderRecord, PositionBook
+from app.broker.emulator.books import EmulatorBroker, OrderRecord, PositionBook, created_after
 from app.broker.emulator.clock import ReplayClock, Step
 from app.broker.emulator.faults import FaultInjector, RateLimiter
 from app.broker.emulator.models import (
@@ -29,6 +29,7 @@ from app.broker.emulator.models import (
     Json,
     Quote,
     account_json,
+    fill_json,
     order_json,
     position_json,
 )
@@ -253,21 +254,9 @@ class EmulatorState:
 
     def list_orders(self, query: OrderFilter) -> list[Json]:
         with self.lock:
-            chosen = [r for r in self._created_after(query.after) if _matches(r, query)]
+            chosen = [r for r in created_after(self.orders, query.after) if query.matches(r)]
             chosen.sort(key=lambda r: (r.created_at, r.seq), reverse=query.descending)
             return [self._json(r) for r in chosen[: query.limit]]
-
-    def _created_after(self, after: datetime | None) -> list[OrderRecord]:
-        """Orders created after `after`: orders are kept in creation order (the clock only
-        moves forward), so a recent `after` reads the newest few, not the whole session."""
-        if after is None:
-            return list(self.orders.values())
-        recent = []
-        for record in reversed(self.orders.values()):
-            if record.created_at <= after:
-                break
-            recent.append(record)
-        return recent
 
     def cancel(self, order_id: str) -> None:
         """DELETE /v2/orders/{id}: 404 if unknown, 422 if no longer open."""
@@ -308,13 +297,7 @@ class EmulatorState:
         return self._prices[symbol]
 
     def _figures(self) -> AccountFigures:
-        long_value = short_value = ZERO
-        for symbol, holding in self.books.holdings.items():
-            value = holding.qty * (self._price(symbol) or holding.avg_entry)
-            if value > 0:
-                long_value += value
-            else:
-                short_value += value
+        long_value, short_value = self.books.values(self._price)
         return AccountFigures(
             id=self.account_id,
             number=self.config.account_number,
@@ -404,31 +387,4 @@ class EmulatorState:
 
     def all_fills(self) -> list[Json]:
         with self.lock:
-            return [
-                {
-                    "order_id": r.id,
-                    "client_order_id": f.client_order_id,
-                    "symbol": f.symbol,
-                    "side": f.side.value,
-                    "qty": str(f.quantity),
-                    "price": str(f.price),
-                    "timestamp": f.timestamp.isoformat(),
-                    "execution_id": f.execution_id,
-                }
-                for r in self.orders.values()
-                for f in r.fills
-            ]
-
-
-def _matches(record: OrderRecord, query: OrderFilter) -> bool:
-    if query.status == "open" and not record.is_open:
-        return False
-    if query.status == "closed" and record.is_open:
-        return False
-    if query.symbols is not None and record.order.symbol not in query.symbols:
-        return False
-    if query.side is not None and record.order.side.value != query.side:
-        return False
-    if query.after is not None and record.created_at <= query.after:
-        return False
-    return query.until is None or record.created_at < query.until
+            return [fill_json(r, f) for r in self.orders.values() for f in r.fills]

@@ -18,10 +18,10 @@ from sandbox.worker.compiler import (
     Problem,
     StrategyRejected,
     check_strategy,
-    format_team_traceback,
     load_strategy,
 )
 from sandbox.worker.policy import DEFAULT_PRELOAD, ImportPolicy
+from sandbox.worker.tracebacks import format_team_traceback
 
 for _name in DEFAULT_PRELOAD:  # what the worker's warm parent does before forking
     importlib.import_module(_name)
