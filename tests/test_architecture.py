@@ -154,3 +154,22 @@ def test_nothing_outside_the_engine_writes_into_it() -> None:
     outside = [p for p in SOURCES if not module_name(p).startswith("app.engine")]
     outside += sorted((REPO / "bench").glob("*.py"))
     assert [hit for path in outside for hit in _assigned_engine_attributes(path)] == []
+
+
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 50
+
+
+def test_no_room_is_over_400_lines_and_no_function_over_50() -> None:
+    """Each module answers one question; a long one is a sign to split (the style guide)."""
+    long_files, long_functions = [], []
+    for path in SOURCES:
+        text = path.read_text()
+        if (lines := len(text.splitlines())) > MAX_FILE_LINES:
+            long_files.append(f"{path.relative_to(REPO)}: {lines}")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
+    assert (long_files, long_functions) == ([], [])
