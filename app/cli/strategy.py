@@ -18,6 +18,7 @@ from rich.table import Table
 from app.cli.arguments import Commands, command, day, group, symbols
 from app.config.registry import load_registry
 from app.config.settings import ArenaSettings
+from app.engine.lines import EventKind
 from app.ledger.jsonl import read_jsonl
 from app.market.replay import ReplayMarket
 from app.runtime.competition import Competition, CompetitionPlan
@@ -158,7 +159,7 @@ def _minute_report(data_dir: Path, outputs: dict[str, Any]) -> list[dict[str, An
                 "printed": result.printed,
                 "ms": round(result.duration_ms, 2),
                 "rejections": [
-                    n["message"] for n in notes[stamp] if n.get("kind") == "rejected_signal"
+                    n["message"] for n in notes[stamp] if n.get("kind") == EventKind.SIGNAL_REFUSED
                 ],
                 "fills": [
                     f"{n['side']} {n['quantity']} {n['symbol']} @ {n['price']}"

@@ -19,6 +19,7 @@ import orjson
 import pandas as pd
 
 from app.config.registry import Registry, RegistryError, load_registry
+from app.engine.lines import EventKind, parse_event
 from app.ledger import reader
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import tail_jsonl
@@ -127,11 +128,13 @@ class ArenaService:
             return latest.get("strategy_version"), str(latest["status"])
         version: str | None = None
         health = "active"
-        for line in reader.recent_events(self._folder(team_id), 500):
-            version = line.get("strategy_version") or version
-            if line.get("kind") == "disabled":
+        for record in reader.recent_events(self._folder(team_id), 500):
+            line = parse_event(record)
+            version = getattr(line, "strategy_version", "") or version
+            kind = getattr(line, "kind", None)  # an old shape is kept whole, kind and all
+            if kind == EventKind.DISABLED:
                 health = "disabled"
-            elif line.get("kind") == "version":
+            elif kind == EventKind.VERSION:
                 health = "active"
         if version is None:
             trades = reader.recent_trades(self._folder(team_id), 1)

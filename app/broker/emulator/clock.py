@@ -51,7 +51,7 @@ def build_steps(minutes: Sequence[datetime], calendar: SessionCalendar) -> list[
     return steps
 
 
-class ReplayClock:
+class EmulatorClock:
     """A cursor over the steps, with Alpaca's clock fields for the current instant."""
 
     def __init__(self, minutes: Sequence[datetime], calendar: SessionCalendar | None = None):

@@ -22,7 +22,7 @@ from app.broker.emulator import errors
 from app.broker.emulator.assets import AssetInfo, build_assets
 from app.broker.emulator.bars import BarIndex
 from app.broker.emulator.books import EmulatorBroker, OrderRecord, PositionBook, created_after
-from app.broker.emulator.clock import ReplayClock, Step
+from app.broker.emulator.clock import EmulatorClock, Step
 from app.broker.emulator.faults import FaultInjector, RateLimiter
 from app.broker.emulator.models import (
     AccountFigures,
@@ -70,7 +70,7 @@ class EmulatorState:
         self.config = config or EmulatorConfig()
         self.market = market
         self.index = BarIndex(market)
-        self.clock = ReplayClock(market.minutes())
+        self.clock = EmulatorClock(market.minutes())
         self.assets = build_assets(market.universe, self.config.assets)
         self.faults = FaultInjector()
         self.limiter = RateLimiter(self.config.rate_limit)

@@ -11,7 +11,7 @@ import requests
 from alpaca.trading.models import Clock, Order, Position, TradeAccount
 
 from app.broker.emulator import EmulatorServer, load_state
-from app.broker.emulator.clock import ReplayClock, build_steps
+from app.broker.emulator.clock import EmulatorClock, build_steps
 from app.market.calendar import SessionCalendar
 from tests.conftest import HEADERS, KEY, SECRET
 
@@ -46,7 +46,7 @@ def test_steps_cover_every_session_minute_and_the_overnight_jump() -> None:
 
 def test_minutes_outside_sessions_are_plain_steps() -> None:
     saturday = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
-    clock = ReplayClock([saturday, saturday + MINUTE, saturday + 2 * MINUTE])
+    clock = EmulatorClock([saturday, saturday + MINUTE, saturday + 2 * MINUTE])
     assert [s.closes for s in clock.steps[1:]] == [saturday + n * MINUTE for n in range(3)]
     assert not clock.is_open()
     assert all(s.session_end is None for s in clock.steps)
