@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 
+from app.domain.numbers import canonical
+
 MAX_MESSAGE_CHARS = 500  # a rejection message
 MAX_QUOTED_CHARS = 60  # one value quoted in a message
 MAX_SYMBOL_CHARS = 32  # a symbol quoted in a message (real tickers are at most 10)
@@ -78,6 +80,8 @@ def signal_copy(signal: object) -> str:
 
 
 def amount(value: Decimal) -> str:
-    """A quantity or price as text: plain, unless its digits run long (1e308 shares)."""
-    text = str(value)
+    """A quantity or price as text, one spelling per value (`6.31`, not `6.310000000`):
+    plain, unless its digits run long (1e308 shares)."""
+    plain = value.is_finite() and abs(value.adjusted()) <= MAX_AMOUNT_CHARS
+    text = str(canonical(value)) if plain else str(value)
     return text if len(text) <= MAX_AMOUNT_CHARS else f"{value:.6E}"

@@ -235,15 +235,17 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
         if cost > budget.cash:
             raise SignalError(
                 f"insufficient cash: buying {amount(intent.quantity)} {intent.symbol} at the "
-                f"reference price {price} costs {amount(cost)}, available {budget.cash}"
+                f"reference price {amount(price)} costs {amount(cost)}, "
+                f"available {amount(budget.cash)}"
             )
         budget.cash -= cost
         return
     held = budget.sellable.get(intent.symbol, ZERO)
     if not rules.allow_short and intent.quantity > held:
         raise SignalError(
-            f"selling {amount(intent.quantity)} {intent.symbol} but only {max(held, ZERO)} held "
-            "(short selling is not allowed in this competition)"
+            f"selling {amount(intent.quantity)} {intent.symbol} but only "
+            f"{amount(max(held, ZERO))} available: what you hold, less what your resting and "
+            "open orders already sell (short selling is not allowed in this competition)"
         )
     short_part = intent.quantity - max(held, ZERO)
     if short_part > 0:
@@ -263,7 +265,8 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
         if collateral > budget.cash:
             raise SignalError(
                 f"insufficient cash to short {amount(short_part)} {intent.symbol}: collateral "
-                f"at the reference price {price} is {amount(collateral)}, available {budget.cash}"
+                f"at the reference price {amount(price)} is {amount(collateral)}, "
+                f"available {amount(budget.cash)}"
             )
         budget.cash -= collateral
     budget.sellable[intent.symbol] = held - intent.quantity

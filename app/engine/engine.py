@@ -15,13 +15,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from app.domain.bounds import amount
-from app.domain.limits import MAX_RESTING_PER_TEAM, is_marketable, release_marketable
-from app.domain.models import Bar, Intent, Rejection
+from app.domain.models import Bar
 from app.domain.netting import plan_blocks
 from app.domain.numbers import price_from_float
 from app.domain.portfolio import ZERO
-from app.domain.validation import TradingRules, apply_budget, parse_signals
+from app.domain.validation import TradingRules
 from app.engine.books import AccountBook, TeamBook, check_against_broker
 from app.engine.controls import KillSwitchReader, OrganiserControls, TeamSwitchReader
 from app.engine.execution import CrashPoint, Execution, no_crash
@@ -30,8 +28,6 @@ from app.engine.lines import (
     ACCOUNT_LABEL,
     AccountNote,
     MetricsLine,
-    SignalAccepted,
-    SignalRefused,
     SnapshotLine,
     TeamEvent,
 )
@@ -39,11 +35,12 @@ from app.engine.ports import (
     Broker,
     Ledger,
     MarketData,
-    StrategyResult,
     StrategyRunner,
     TeamCall,
     TeamCode,
 )
+from app.engine.session import SessionClose
+from app.engine.signals import TeamSignals
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
@@ -74,16 +71,6 @@ class EngineConfig:
 
 
 @dataclass(slots=True)
-class _TeamChoice:
-    """What became of one team's signals this minute."""
-
-    now: list[Intent]  # to market this minute (its own and released limits)
-    refused: list[Rejection]
-    accepted: list[Intent]  # this minute's own signals that passed, in the team's order
-    resting: list[Intent]  # limits placed to rest this minute
-
-
-@dataclass(slots=True)
 class TickReport:
     minute: datetime
     bars: int
@@ -101,6 +88,8 @@ class EngineHooks:
     kill_switch: KillSwitchReader | None = None
     team_switches: TeamSwitchReader | None = None
     crash_point: CrashPoint = no_crash  # the crash tests' named points
+    # True for the last minute of a session (no bar of t+1 follows in it); None: no sessions
+    is_session_close: Callable[[datetime], bool] | None = None
 
 
 class Engine:
@@ -139,6 +128,11 @@ class Engine:
         self.day: date | None = None
         self.last_minute: datetime | None = None
         self._on_day_end = hooks.on_day_end
+        self._is_session_close = hooks.is_session_close or (lambda minute: False)
+        self.session = SessionClose(books, broker, self.execution, ledger)
+        self.signals = TeamSignals(books, runner, history, ledger, config)
+        self._settled_day: date | None = None  # the session already closed inside its tick
+        self._recorded: tuple[int, datetime] | None = None  # bookings and moment of a record
         self._staged: dict[str, TeamCode] = {}
 
     def warm(self, minutes: Iterable[Mapping[str, Bar]]) -> int:
@@ -178,14 +172,21 @@ class Engine:
         self.execution.handle(self.broker.poll(), as_of)
         if self._staged:
             self._swap_staged(minute, as_of)
-        intents, rejected, faults = self._collect_intents(minute, as_of)
+        intents, rejected, faults = self.signals.collect(minute, as_of, self.prices)
         if switch is not None:
             open_orders = self.execution.open_orders
             intents, refused = self.controls.halt(switch, intents, open_orders, as_of)
             rejected += refused
+        closing = self._is_session_close(minute)
+        if closing:
+            self.session.expire_signals(intents, as_of)
+            intents = []
         plans = plan_blocks(minute, intents, self.account.positions(), self.prices)
         self.execution.start(plans, as_of)
         self.execution.handle(self.broker.poll(), as_of)
+        if closing:
+            self.session.settle(day, as_of)
+            self._settled_day = day
         self._record(as_of, day)
         self.ledger.end_tick()
         return TickReport(minute, len(bars), len(intents), len(plans), rejected, faults)
@@ -227,102 +228,23 @@ class Engine:
             self.ledger.write(TeamEvent.noted(as_of, team_id, kind, message, version=book.version))
         self._staged.clear()
 
-    def _collect_intents(self, minute: datetime, as_of: datetime) -> tuple[list[Intent], int, int]:
-        """Every enabled team's call for the minute, its signals checked and its lines written."""
-        results = self._call_teams(minute)
-        intents: list[Intent] = []
-        rejected = faults = 0
-        for book in sorted(self.books.values(), key=lambda b: b.team_id):
-            result = results.get(book.team_id)
-            if result is not None and result.error:
-                faults += 1
-            choice = self._team_intents(book, result, as_of)
-            intents.extend(choice.now)
-            rejected += len(choice.refused)
-            for rejection in choice.refused:
-                self.ledger.write(SignalRefused.refused(as_of, rejection, book.version))
-            for intent in choice.accepted:
-                resting = any(intent is r for r in choice.resting)
-                self.ledger.write(SignalAccepted.accepted(as_of, intent, resting, book.version))
-        return intents, rejected, faults
-
-    def _call_teams(self, minute: datetime) -> dict[str, StrategyResult]:
-        calls = [
-            TeamCall(b.team_id, b.strategy_header(self.config.params.get(b.team_id, {})))
-            for b in self.books.values()
-            if b.enabled
-        ]
-        if not calls:
-            return {}
-        window = self.history.window(self.config.window_minutes)
-        return self.runner.run_tick(minute, window, self.history.last_closes(), calls)
-
-    def _team_intents(
-        self, book: TeamBook, result: StrategyResult | None, as_of: datetime
-    ) -> _TeamChoice:
-        released, book.resting_limits = release_marketable(book.resting_limits, self.prices)
-        parsed: list[Intent] = []
-        refusals: list[Rejection] = []
-        if result is not None:
-            self._note_result(book, result, as_of)
-            if result.error is None:
-                parsed, refusals = self._parse_output(book, result.output)
-        # Resting limits are checked on placement too, so a team hears at once when it
-        # could not afford one; the check is repeated when a limit is released.
-        accepted, refused = apply_budget(
-            released + parsed, book.exposure, self.prices, self.config.rules
-        )
-        now = [i for i in accepted if is_marketable(i, self.prices[i.symbol])]
-        placed: list[Intent] = []
-        for intent in (i for i in accepted if not is_marketable(i, self.prices[i.symbol])):
-            if len(book.resting_limits) >= MAX_RESTING_PER_TEAM:
-                reason = f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})"
-                refused.append(Rejection(book.team_id, intent.signal_index, reason))
-            else:
-                book.resting_limits.append(intent)
-                placed.append(intent)
-        # This minute's own signals that passed (a released limit was accepted when placed).
-        new = [i for i in now + placed if any(i is p for p in parsed)]
-        new.sort(key=lambda i: i.signal_index)
-        return _TeamChoice(now, refusals + refused, new, placed)
-
-    def _parse_output(self, book: TeamBook, output: object) -> tuple[list[Intent], list[Rejection]]:
-        """The team's signals, checked; a failure of the checks on what a team returned is
-        that team's refusal for the minute, never an exception in the tick (and logged, as
-        it points at a gap in the checks)."""
-        try:
-            return parse_signals(book.team_id, output, self.prices, self.config.rules)
-        except Exception as error:
-            log.exception("reading team %s's signals failed", book.team_id)
-            reason = f"the host could not read this minute's signals ({type(error).__name__})"
-            return [], [Rejection(book.team_id, 0, reason)]
-
-    def _note_result(self, book: TeamBook, result: StrategyResult, as_of: datetime) -> None:
-        """Record a fault or printed output; disable a team that keeps failing."""
-        if result.printed:
-            self.ledger.write(
-                TeamEvent.noted(as_of, book.team_id, "output", "", result.printed, book.version)
-            )
-        if result.skipped:
-            return  # its worker is restarting after a fault: no call was made
-        if result.error is None:
-            book.consecutive_faults = 0
+    def restate(self, force: bool = False) -> None:
+        """Snapshots and metrics again when something was booked after the last ones (a
+        session settled after its last tick, a live run's last fills, a recovery), so the
+        books anyone reads agree with the trades; stamped a second after the last minute."""
+        if self.day is None or self.last_minute is None:
             return
-        book.consecutive_faults += 1
-        kind = result.error_kind or "exception"
-        self.ledger.write(
-            TeamEvent.noted(as_of, book.team_id, kind, result.error, version=book.version)
-        )
-        if book.consecutive_faults >= self.config.max_consecutive_faults:
-            book.enabled = False
-            message = (
-                f"disabled after {book.consecutive_faults} faults in a row; "
-                "upload a fixed version to trade again"
-            )
-            self.ledger.write(TeamEvent.noted(as_of, book.team_id, "disabled", message))
+        if (
+            not force
+            and self._recorded is not None
+            and self._recorded[0] == self.execution.bookings
+        ):
+            return
+        self._record(self.last_minute + ONE_MINUTE + timedelta(seconds=1), self.day)
 
     def _record(self, as_of: datetime, day: date) -> None:
         """Snapshots and metrics for every team and for the account."""
+        self._recorded = (self.execution.bookings, as_of)
         for book in self.books.values():
             snapshot = SnapshotLine.marked(book.team_id, day, as_of, book.portfolio, self.prices)
             self.ledger.write(snapshot)
@@ -350,18 +272,9 @@ class Engine:
         """The session is over: day orders expire, resting limits expire, the day is folded."""
         if self.day is None or self.last_minute is None:
             return
-        as_of = self.last_minute + ONE_MINUTE
-        self.broker.end_session(self.day)
-        self.execution.handle(self.broker.poll(), as_of)
-        for book in self.books.values():
-            for intent in book.resting_limits:
-                message = (
-                    f"limit {intent.side} {amount(intent.quantity)} {intent.symbol} "
-                    f"@ {amount(intent.limit_price or ZERO)} "
-                    "expired at the session's close without reaching its price"
-                )
-                self.ledger.write(TeamEvent.noted(as_of, book.team_id, "expired", message))
-            book.resting_limits = []
+        if self._settled_day != self.day:  # a replay or run that stopped mid-session
+            self.session.settle(self.day, self.last_minute + ONE_MINUTE)
+            self.restate()
         self.ledger.end_tick()
         if self._on_day_end is not None:
             self._on_day_end(self.day)
@@ -371,6 +284,7 @@ class Engine:
         mismatch found (also written to the account's events)."""
         self.end_day()
         self._settle_open_orders()
+        self.restate()
         problems = self.check_books()
         for problem in problems:
             log.error(problem)

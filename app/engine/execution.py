@@ -73,6 +73,7 @@ class Execution:
         self._quantum = quantum
         self._by_order: dict[str, ActiveBlock] = {}
         self._adopted: dict[str, AdoptedOrder] = {}
+        self.bookings = 0  # fills and crossings booked: a snapshot after them must follow
 
     @property
     def open_orders(self) -> int:
@@ -192,6 +193,7 @@ class Execution:
             AllocationsLine.before(fill.timestamp, "fill", tick, allocations, versions, fill, leg)
         )
         self._crash_point("fill-journaled-not-booked")
+        self.bookings += 1
         book_fill(self._account, self._ledger, fill, team_ids)
         self._crash_point("account-booked-not-teams")
         for allocation in allocations:
@@ -302,6 +304,7 @@ class Execution:
             self._ledger.write(
                 AllocationsLine.before(now, "crossed", plan.tick, crossed, block.versions)
             )
+        self.bookings += bool(crossed)
         for allocation in crossed:
             version = block.versions[allocation.team_id]
             book_allocation(self._books, self._ledger, allocation, plan.tick, version)

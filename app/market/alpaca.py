@@ -22,6 +22,9 @@ from alpaca.data.timeframe import TimeFrame
 
 from app.alpaca.http import tune_client
 from app.domain.models import Bar
+from app.market.calendar import SessionCalendar
+
+_SESSIONS = SessionCalendar()  # the session close rule (decision 0023)
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
@@ -42,6 +45,10 @@ class AlpacaMarketData:
         self.feed = DataFeed(feed)
         self.failures = 0
         tune_client(client, timeout_seconds)
+
+    def is_session_close(self, minute: datetime) -> bool:
+        """The session's last minute: its signals expire (decision 0023)."""
+        return _SESSIONS.is_session_close(minute)
 
     def bars(self, minute: datetime) -> dict[str, Bar]:
         """The bars that start at `minute`; symbols without one are gaps."""

@@ -116,6 +116,11 @@ class SessionCalendar:
         seconds = _epoch(t)
         return seconds % _MINUTE == 0 and self._index_containing(seconds) is not None
 
+    def is_session_close(self, t: datetime) -> bool:
+        """True unless the minute after `t` is in the same session as `t`: a signal of
+        minute `t` has no later bar in its session to trade on (the close rule, 0023)."""
+        return not (self.is_session_minute(t) and self.is_session_minute(t + timedelta(minutes=1)))
+
     def next_session_minute(self, t: datetime) -> datetime:
         """The first session minute strictly after `t`."""
         seconds = _epoch(t)

@@ -34,6 +34,9 @@ import pyarrow.parquet as pq
 
 from app.domain.models import Bar
 from app.domain.timefmt import to_rfc3339
+from app.market.calendar import SessionCalendar
+
+_SESSIONS = SessionCalendar()  # the session close rule (decision 0023)
 
 PRICES = ("open", "high", "low", "close")
 REQUIRED = ("timestamp", *PRICES, "volume")
@@ -131,6 +134,10 @@ class ReplayMarket:
 
     def minutes(self) -> list[datetime]:
         return list(self._data.minutes)
+
+    def is_session_close(self, minute: datetime) -> bool:
+        """The session's last minute: its signals expire (decision 0023)."""
+        return _SESSIONS.is_session_close(minute)
 
     def bars(self, minute: datetime) -> dict[str, Bar]:
         return self._data.bars_at(minute)

@@ -21,6 +21,8 @@ import numpy as np
 from app.domain.models import Bar
 from app.market.calendar import SessionCalendar
 
+_SESSIONS = SessionCalendar()  # the session close rule (decision 0023)
+
 TICKERS = (
     "ACMX", "BLVD", "CRUX", "DYNQ", "EMBR", "FJRD", "GLYP", "HVNS",
     "IONZ", "JUNO", "KYTE", "LUMQ", "MRLN", "NOVX", "ORBT", "PYRX",
@@ -75,6 +77,10 @@ class SyntheticMarket:
         """The session minutes of the first `sessions` sessions from `start`."""
         days = self._calendar.sessions_from(self._start, sessions)
         return [m for day in days for m in self._calendar.session_minutes(day)]
+
+    def is_session_close(self, minute: datetime) -> bool:
+        """The session's last minute: its signals expire (decision 0023)."""
+        return _SESSIONS.is_session_close(minute)
 
     def bars(self, minute: datetime) -> dict[str, Bar]:
         """The bars of `minute` (naive = UTC); never earlier than the last minute asked."""

@@ -115,6 +115,8 @@ class Competition:
             kill_switch=kill_switch_reader(plan.data_dir),
             team_switches=team_switch_reader(plan.data_dir),
             crash_point=failpoint,
+            # Markets with sessions say which minute closes one; a relabeled one has none.
+            is_session_close=getattr(plan.market, "is_session_close", None),
         )
         runner = plan.wrap_runner(parts.runner) if plan.wrap_runner else parts.runner
         engine = Engine(

@@ -530,7 +530,7 @@ def test_selling_what_is_held_is_accepted() -> None:
 
 def test_selling_without_a_position_is_refused_without_shorting() -> None:
     rejection = only_rejection(sell(1))
-    assert "selling 1 AAPL but only 0 held" in rejection.reason
+    assert "selling 1 AAPL but only 0 available" in rejection.reason
     assert "short selling is not allowed" in rejection.reason
 
 
@@ -540,19 +540,19 @@ def test_selling_more_than_held_is_refused_cumulatively() -> None:
     intents, rejections = validate([sell(6), sell(6)], book=book)
     assert [i.signal_index for i in intents] == [0]
     assert [r.signal_index for r in rejections] == [1]
-    assert "selling 6 AAPL but only 4 held" in rejections[0].reason
+    assert "selling 6 AAPL but only 4 available" in rejections[0].reason
 
 
 def test_pending_sells_count_against_the_holding() -> None:
     book = exposure(positions={"AAPL": "10"}, pending_sells={"AAPL": "7"})
     intents, rejections = validate([sell(3), sell(1)], book=book)
     assert [i.signal_index for i in intents] == [0]
-    assert "only 0 held" in rejections[0].reason
+    assert "only 0 available" in rejections[0].reason
 
 
 def test_a_position_in_another_symbol_does_not_cover_a_sell() -> None:
     rejection = only_rejection(sell(1), book=exposure(positions={"MSFT": "10"}))
-    assert "only 0 held" in rejection.reason
+    assert "only 0 available" in rejection.reason
 
 
 def test_shorting_allowed_lets_a_naked_sell_through() -> None:
@@ -712,3 +712,14 @@ def test_a_fraction_of_an_asset_traded_in_whole_shares_is_refused():
     assert "whole shares only" in rejection.reason
     intents, _ = validate(buy(0.5, "MSFT"), rules)
     assert [i.quantity for i in intents] == [Decimal("0.5")]
+
+
+def test_numbers_in_refusals_are_spelled_once_and_a_committed_holding_is_not_held() -> None:
+    """`63900.18`, not `63900.1800`; shares a resting sell already commits are not available."""
+    rejection = only_rejection(buy(700), book=exposure(cash="63900.1800"))
+    assert "available 63900.18" in rejection.reason
+    assert "63900.1800" not in rejection.reason
+    book = exposure(positions={"AAPL": "6.310000000"}, pending_sells={"AAPL": "6.31"})
+    refused = only_rejection(sell(1), book=book)
+    assert "selling 1 AAPL but only 0 available" in refused.reason
+    assert "resting and open orders" in refused.reason

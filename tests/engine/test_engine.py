@@ -332,7 +332,7 @@ def test_a_failure_reading_one_teams_signals_is_that_teams_refusal(
     write_registry, tmp_path, monkeypatch, caplog
 ):
     """Crash-only towards the team: a gap in the checks costs its team the minute's signals."""
-    import app.engine.engine as engine_module
+    import app.engine.signals as engine_module  # where the signals are read
 
     real = engine_module.parse_signals
 
