@@ -218,3 +218,44 @@ def test_a_reconciliation_opens_the_books_without_starting_any_strategy(emu, reg
     assert report.ok, report.lines()
     assert report.trades_read > 0
     assert team_position(data, "alpha", "AAPL") == 10
+
+
+def test_after_a_recovery_the_last_snapshot_holds_what_it_booked(emu, registry, tmp_path):
+    """A fill booked by recovery is in a snapshot before anyone reads the books (0023)."""
+    data = tmp_path / "data"
+    competition, _ = start(emu, registry, data)
+    trade(emu, competition, 1)  # the orders go out at minute 0; the snapshot holds none
+    crash(competition)
+    emu.advance(1)  # ... and fill while the host is down
+    competition, broker = start(emu, registry, data)
+    assert resume(competition, broker).ok
+    crash(competition)
+    for team, expected in (("alpha", 10), ("beta", 6)):
+        days = sorted((data / "team" / team / "portfolio").glob("*.jsonl"))
+        last = list(read_jsonl(days[-1]))[-1]
+        assert (
+            D(last["positions"]["AAPL"]["quantity"])
+            == expected
+            == team_position(data, team, "AAPL")
+        )
+
+
+def test_a_signal_of_the_sessions_last_minute_never_reaches_the_broker(
+    emu, write_registry, tmp_path
+):
+    """Live as in replay (0023): the 15:59 tick runs after the close; its orders would fill
+    the next morning. They expire instead, and the team is told."""
+    script = {"0": buy(10)}  # its first call is the session's last minute
+    path = write_registry(
+        {"alpha": ("scripted.py", "ScriptedStrategy", {"script": script}, 100_000)}
+    )
+    competition, _broker = start(emu, path, tmp_path / "data")
+    emu.advance(390)  # the whole session has closed
+    competition.engine.tick(OPEN + timedelta(minutes=389))  # 15:59 New York
+    competition.run([])
+    assert emu.state.summary()["orders"] == 0
+    expired = [
+        e for e in error_lines(tmp_path / "data" / "team" / "alpha") if e["kind"] == "expired"
+    ]
+    assert len(expired) == 1
+    assert "10 AAPL expired" in expired[0]["message"]
