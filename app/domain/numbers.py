@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 
 def canonical(number: Decimal) -> Decimal:
@@ -14,6 +14,14 @@ def canonical(number: Decimal) -> Decimal:
     return Decimal(format(number, "f").rstrip("0").rstrip("."))
 
 
+PRICE_QUANTUM = Decimal("0.000001")  # a price in the books: at most 6 decimals (0024)
+
+
 def price_from_float(value: float) -> Decimal:
-    """A market-data float as the decimal it was published as (`258.64`, not 258.6399…)."""
-    return canonical(Decimal(repr(value)))
+    """A market-data float as the decimal it was published as (`258.64`, not 258.6399…),
+    at most 6 decimals (half-even): a float from a CSV (`275.07501220703125`) is its
+    published price plus noise, and the books hold every product of it exactly."""
+    price = Decimal(repr(value))
+    if price.is_finite() and price.as_tuple().exponent < -6:  # type: ignore[operator]
+        price = price.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return canonical(price)

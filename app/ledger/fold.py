@@ -1,7 +1,8 @@
 """Fold a day's portfolio snapshots (JSONL) into an owner's `portfolio.parquet`.
 
 Columns: `timestamp` (timestamp[us, UTC]), `day` (date32: the day file a row came from,
-so a re-fold replaces exactly that file's rows), money fields as decimal128(38, 10),
+so a re-fold replaces exactly that file's rows), money fields as decimal128(38, 15) (every
+amount the books can hold: decision 0024; files folded at scale 10 are widened on merge),
 nested values (e.g. `positions`) as JSON text marked with field metadata, other
 scalars as Arrow infers them. The last snapshot of a timestamp wins.
 """
@@ -30,7 +31,7 @@ from app.ledger.paths import ACCOUNT, PORTFOLIO_PARQUET, portfolio_day_path, por
 DEFAULT_MONEY_FIELDS = frozenset(
     {"cash", "equity", "market_value", "realized_pnl", "unrealized_pnl", "fees"}
 )
-MONEY_TYPE = pa.decimal128(38, 10)
+MONEY_TYPE = pa.decimal128(38, 15)  # 23 integer digits, 15 decimals: 6 (price) + 9 (qty)
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 TIMESTAMP = "timestamp"
 DAY = "day"
@@ -158,7 +159,7 @@ def fold_portfolio_day(
     target = owner_dir / PORTFOLIO_PARQUET
     tables: list[pa.Table] = []
     if target.exists():
-        old = pq.read_table(target)
+        old = _widened(pq.read_table(target))
         tables.append(old.filter(pc.not_equal(old[DAY], pa.scalar(day, pa.date32()))))
     if rows:
         tables.append(rows_to_table(rows, day, money_fields))
@@ -166,6 +167,17 @@ def fold_portfolio_day(
         return None
     _write_atomic(_merge(tables), target)
     return target
+
+
+def _widened(table: pa.Table) -> pa.Table:
+    """Money columns of an earlier fold at today's scale (10 → 15 decimals: no loss)."""
+    fields = [
+        pa.field(f.name, MONEY_TYPE, f.nullable, f.metadata)
+        if pa.types.is_decimal(f.type) and f.type != MONEY_TYPE
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, table.schema.metadata))
 
 
 def fold_all(

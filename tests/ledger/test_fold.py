@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.domain.timefmt import parse_rfc3339
-from app.ledger.fold import FoldError, fold_all, fold_portfolio_day, read_portfolio
+from app.ledger.fold import MONEY_TYPE, FoldError, fold_all, fold_portfolio_day, read_portfolio
 from app.ledger.jsonl import LedgerCorruptError, encode_line
 from app.ledger.writer import ACCOUNT, LedgerWriter
 
@@ -50,7 +50,7 @@ def test_round_trip_is_exact(data_dir: Path, make_snapshot: Snap) -> None:
     schema = pq.read_schema(target)
     assert schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
     for money in ("cash", "equity", "market_value"):
-        assert schema.field(money).type == pa.decimal128(38, 10)
+        assert schema.field(money).type == MONEY_TYPE
     assert schema.field("positions").type == pa.string()
     assert schema.field("trades").type == pa.int64()
     assert schema.field("drawdown").type == pa.float64()
@@ -174,7 +174,8 @@ def test_torn_tail_is_reported_and_left_out(
 
 def test_inexact_money_is_refused(data_dir: Path, make_snapshot: Snap) -> None:
     record = make_snapshot(0)
-    record["cash"] = Decimal("1.00000000001")  # 11 decimals do not fit decimal128(38, 10)
+    # 16 decimals are more than any amount the books make (0024): refused, never rounded.
+    record["cash"] = Decimal("1.0000000000000001")
     with LedgerWriter(data_dir) as writer:
         writer.portfolio("alpha", DAY, record)
     with pytest.raises(pa.ArrowInvalid, match="data loss"):
@@ -199,7 +200,7 @@ def test_declared_money_fields(data_dir: Path, make_snapshot: Snap) -> None:
     owner = data_dir / "team/alpha"
     target = fold_portfolio_day(owner, DAY, money_fields={"cash", "margin"})
     schema = pq.read_schema(target)
-    assert schema.field("margin").type == pa.decimal128(38, 10)
+    assert schema.field("margin").type == MONEY_TYPE
     assert schema.field("equity").type == pa.string()  # not declared: stays text
 
 
@@ -257,3 +258,31 @@ def test_timestamps_are_utc_microseconds(data_dir: Path, make_snapshot: Snap) ->
     frame = read_portfolio(data_dir / "team/alpha")
     assert str(frame["timestamp"].dtype) == "datetime64[us, UTC]"
     assert frame["timestamp"].iloc[0].to_pydatetime() == parse_rfc3339(record["timestamp"])
+
+
+def test_a_day_folded_at_the_earlier_scale_is_widened_when_the_next_day_is_folded(
+    data_dir: Path, make_snapshot: Snap
+) -> None:
+    """Files folded before decision 0024 hold money at 10 decimals; they merge losslessly."""
+    import app.ledger.fold as fold
+
+    owner = data_dir / "team/alpha"
+    with LedgerWriter(data_dir) as writer:
+        writer.portfolio("alpha", DAY, make_snapshot(0))
+    narrow = pa.decimal128(38, 10)
+    original = fold.MONEY_TYPE
+    fold.MONEY_TYPE = narrow
+    try:
+        fold_portfolio_day(owner, DAY)
+    finally:
+        fold.MONEY_TYPE = original
+    assert pq.read_schema(owner / "portfolio.parquet").field("cash").type == narrow
+    later = make_snapshot(1)
+    later["cash"] = Decimal("2.000000000000001")  # 15 decimals: today's scale holds it
+    next_day = DAY + timedelta(days=1)
+    with LedgerWriter(data_dir) as writer:
+        writer.portfolio("alpha", next_day, later)
+    fold_portfolio_day(owner, next_day)
+    table = pq.read_table(owner / "portfolio.parquet")
+    assert table.schema.field("cash").type == MONEY_TYPE
+    assert table.column("cash").to_pylist()[-1] == Decimal("2.000000000000001")
