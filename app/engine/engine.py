@@ -172,7 +172,9 @@ class Engine:
         self.execution.handle(self.broker.poll(), as_of)
         if self._staged:
             self._swap_staged(minute, as_of)
-        intents, rejected, faults = self.signals.collect(minute, as_of, self.prices)
+        intents, rejected, faults = self.signals.collect(
+            minute, as_of, self.prices, self.execution.working_symbols()
+        )
         if switch is not None:
             open_orders = self.execution.open_orders
             intents, refused = self.controls.halt(switch, intents, open_orders, as_of)

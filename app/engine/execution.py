@@ -79,6 +79,11 @@ class Execution:
     def open_orders(self) -> int:
         return len(self._by_order) + len(self._adopted)
 
+    def working_symbols(self) -> set[str]:
+        """Symbols with an order of the host's still working at the broker."""
+        live = {block.current[0].symbol for block in self._by_order.values() if block.current}
+        return live | {adopted.submit.symbol for adopted in self._adopted.values()}
+
     def adopt(self, journal: list[JournalLine]) -> list[AdoptedOrder]:
         """After a restart: follow again every order the journal leaves open, as if this
         run had sent it; returns them, for the caller to ask the broker what happened."""

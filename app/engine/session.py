@@ -54,10 +54,16 @@ class SessionClose:
         self._execution.handle(self._broker.poll(), as_of)
         for book in self._books.values():
             for intent in book.resting_limits:
-                message = (
-                    f"limit {intent.side} {amount(intent.quantity)} {intent.symbol} "
-                    f"@ {amount(intent.limit_price or ZERO)} "
-                    "expired at the session's close without reaching its price"
-                )
+                what = f"{intent.side} {amount(intent.quantity)} {intent.symbol}"
+                if intent.order_type is OrderType.LIMIT:
+                    message = (
+                        f"limit {what} @ {amount(intent.limit_price or ZERO)} "
+                        "expired at the session's close without reaching its price"
+                    )
+                else:  # a market intent that waited for the host's working order
+                    message = (
+                        f"{what} expired at the session's close: the host's own order on "
+                        f"{intent.symbol} was still working"
+                    )
                 self._ledger.write(TeamEvent.noted(as_of, book.team_id, "expired", message))
             book.resting_limits = []

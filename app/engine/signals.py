@@ -47,12 +47,17 @@ class TeamSignals:
         self._ledger = ledger
         self._config = config
         self._prices: dict[str, Decimal] = {}
+        self._working: set[str] = set()
 
     def collect(
-        self, minute: datetime, as_of: datetime, prices: dict[str, Decimal]
+        self,
+        minute: datetime,
+        as_of: datetime,
+        prices: dict[str, Decimal],
+        working: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> tuple[list[Intent], int, int]:
         """Every enabled team's call for the minute, its signals checked and its lines written."""
-        self._prices = prices
+        self._prices, self._working = prices, working
         results = self._call_teams(minute)
         intents: list[Intent] = []
         rejected = faults = 0
@@ -96,9 +101,10 @@ class TeamSignals:
         accepted, refused = apply_budget(
             released + parsed, book.exposure, self._prices, self._config.rules
         )
-        now = [i for i in accepted if is_marketable(i, self._prices[i.symbol])]
+        # A symbol on which the host's own order is still working waits (decision 0025).
+        now = [i for i in accepted if self._goes_now(i)]
         placed: list[Intent] = []
-        for intent in (i for i in accepted if not is_marketable(i, self._prices[i.symbol])):
+        for intent in (i for i in accepted if not self._goes_now(i)):
             if len(book.resting_limits) >= MAX_RESTING_PER_TEAM:
                 reason = f"too many resting limit orders (at most {MAX_RESTING_PER_TEAM})"
                 refused.append(Rejection(book.team_id, intent.signal_index, reason))
@@ -109,6 +115,11 @@ class TeamSignals:
         new = [i for i in now + placed if any(i is p for p in parsed)]
         new.sort(key=lambda i: i.signal_index)
         return _TeamChoice(now, refusals + refused, new, placed)
+
+    def _goes_now(self, intent: Intent) -> bool:
+        return intent.symbol not in self._working and is_marketable(
+            intent, self._prices[intent.symbol]
+        )
 
     def _parse_output(self, book: TeamBook, output: object) -> tuple[list[Intent], list[Rejection]]:
         """The team's signals, checked; a failure of the checks on what a team returned is

@@ -146,6 +146,11 @@ class SignalAccepted(Line):
         if intent.order_type is OrderType.LIMIT:
             where = "resting until its price" if resting else "marketable now"
             message = f"accepted: limit {what} @ {intent.limit_price}, {where}"
+        elif resting:
+            message = (
+                f"accepted: {what} at market, waiting: the host's own order on "
+                f"{intent.symbol} is still working at the broker"
+            )
         else:
             message = f"accepted: {what} at market"
         return cls(
