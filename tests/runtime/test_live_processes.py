@@ -8,12 +8,14 @@ import random
 import signal
 import subprocess
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import DAY, FIXTURE_STRATEGIES
+from app.ledger.jsonl import read_jsonl
+from tests.conftest import DAY, FIXTURE_STRATEGIES, trade_totals
 from tests.runtime.live_processes import (
     EmulatorProcess,
     arena,
@@ -117,8 +119,20 @@ def test_sigkill_at_twenty_random_moments_loses_and_duplicates_nothing(bars, tmp
         assert settled.returncode == 0, settled.stdout + settled.stderr
         counts = check_books_against_emulator(emulator, data, list(TEAMS))
         assert counts["orders"] > 20
+        for team in TEAMS:  # what anyone reads (the last snapshot) holds every trade (0023)
+            assert last_snapshot_positions(data / "team" / team) == (
+                trade_totals(data, [team]).positions
+            ), team
     finally:
         emulator.close()
+
+
+def last_snapshot_positions(folder: Path) -> dict[str, Decimal]:
+    day = sorted((folder / "portfolio").glob("*.jsonl"))[-1]
+    last = list(read_jsonl(day))[-1]
+    return {
+        s: Decimal(p["quantity"]) for s, p in last["positions"].items() if Decimal(p["quantity"])
+    }
 
 
 def test_dry_run_journals_and_books_but_sends_nothing_to_the_broker(bars, tmp_path):
