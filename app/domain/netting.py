@@ -5,6 +5,9 @@ buyers and sellers then cross inside the host for the smaller side's total; only
 residual goes to the broker, as at most one order per leg. A residual that would take
 the account's position through zero (long to short, or short to long) is split into a
 close leg and an open leg, because a broker refuses to flip a position in one order.
+A broker takes no fractional short either: an open leg that sells short is sent in whole
+shares, and the fraction it leaves (`unsendable`) stays unfilled for the teams, who are
+told why (decision 0025).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from app.domain.models import Intent, Leg, Participant, Side
 
@@ -37,6 +40,7 @@ class BlockPlan:
     participants: tuple[Participant, ...]  # one per team, ordered by team id
     crossed: Decimal
     legs: tuple[LegPlan, ...]  # in the order they must be sent
+    unsendable: Decimal = ZERO  # residual no legal broker order carries (a fractional short)
 
     @property
     def team_ids(self) -> list[str]:
@@ -44,7 +48,12 @@ class BlockPlan:
 
     @property
     def net_side(self) -> Side | None:
-        return self.legs[0].side if self.legs else None
+        """The side of the residual (None when the block crosses entirely), whether or
+        not a broker order carries it."""
+        signed = sum((p.side.sign * p.quantity for p in self.participants), ZERO)
+        if signed == 0:
+            return None
+        return Side.BUY if signed > 0 else Side.SELL
 
 
 def plan_blocks(
@@ -69,6 +78,7 @@ def plan_blocks(
         bought = sum((p.quantity for p in participants if p.side is Side.BUY), ZERO)
         sold = sum((p.quantity for p in participants if p.side is Side.SELL), ZERO)
         legs = split_legs(bought - sold, account_positions.get(symbol, ZERO))
+        sent = sum((leg.quantity for leg in legs), ZERO)
         blocks.append(
             BlockPlan(
                 tick=tick,
@@ -77,6 +87,7 @@ def plan_blocks(
                 participants=participants,
                 crossed=min(bought, sold),
                 legs=legs,
+                unsendable=abs(bought - sold) - sent,
             )
         )
     return blocks
@@ -90,7 +101,14 @@ def split_legs(residual: Decimal, position: Decimal) -> tuple[LegPlan, ...]:
     size = abs(residual)
     reduces = position != 0 and (position > 0) != (residual > 0)
     if not reduces:
-        return (LegPlan(Leg.OPEN, side, size),)
+        return _open_leg(side, size)
     if size <= abs(position):
         return (LegPlan(Leg.CLOSE, side, size),)
-    return (LegPlan(Leg.CLOSE, side, abs(position)), LegPlan(Leg.OPEN, side, size - abs(position)))
+    return (LegPlan(Leg.CLOSE, side, abs(position)), *_open_leg(side, size - abs(position)))
+
+
+def _open_leg(side: Side, size: Decimal) -> tuple[LegPlan, ...]:
+    """A leg that opens (or extends) a position; a short only in whole shares."""
+    if side is Side.SELL:
+        size = size.to_integral_value(rounding=ROUND_FLOOR)
+    return (LegPlan(Leg.OPEN, side, size),) if size > 0 else ()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from app.domain.bounds import amount
 from app.domain.models import Allocation, Fill, Leg, Order, OrderEvent, OrderStatus
 from app.domain.netting import BlockPlan, LegPlan
 from app.domain.order_ids import block_order_id, crossed_block_id
@@ -249,7 +250,7 @@ class Execution:
             if left > 0 and team in self._books:
                 message = (
                     f"order {adopted.client_order_id} was working when the host restarted: "
-                    f"{event.status.value}, {left} {symbol} of your order did not fill"
+                    f"{event.status.value}, {amount(left)} {symbol} of your order did not fill"
                 )
                 self._ledger.write(TeamEvent.noted(now, team, "order", message))
 
@@ -296,7 +297,7 @@ class Execution:
             if left > 0:
                 message = (
                     f"order {order.client_order_id} {event.status.value}{detail}; "
-                    f"{left} {block.plan.symbol} of your order did not fill"
+                    f"{amount(left)} {block.plan.symbol} of your order did not fill"
                 )
                 version = block.versions[team]
                 self._ledger.write(TeamEvent.noted(now, team, "order", message, version=version))
@@ -304,6 +305,8 @@ class Execution:
     def _finish(self, block: ActiveBlock, now: datetime) -> None:
         """Settle the crossed quantity and release every team's reservation."""
         plan = block.plan
+        if plan.unsendable > 0:
+            self._tell_unsendable(block, now)
         crossed = block.settlement.settle_crossed(block.parent_id, now)
         if crossed:
             self._ledger.write(
@@ -315,6 +318,19 @@ class Execution:
             book_allocation(self._books, self._ledger, allocation, plan.tick, version)
         for participant in plan.participants:
             self._books[participant.team_id].release(participant, plan.symbol, plan.reference_price)
+
+    def _tell_unsendable(self, block: ActiveBlock, now: datetime) -> None:
+        """The fraction of a short no broker order could carry (decision 0025)."""
+        plan = block.plan
+        for team, left in block.settlement.unfilled.items():
+            if left > 0:
+                message = (
+                    f"{amount(left)} {plan.symbol} of your order did not fill: together with "
+                    "the other teams' orders it left the account a fractional short of "
+                    f"{amount(plan.unsendable)}, which the broker does not take"
+                )
+                version = block.versions[team]
+                self._ledger.write(TeamEvent.noted(now, team, "order", message, version=version))
 
     def _account_error(self, moment: datetime, message: str) -> None:
         log.error(message)

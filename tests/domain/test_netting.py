@@ -169,7 +169,10 @@ def test_the_position_of_another_symbol_is_irrelevant() -> None:
         ("-5", "-10", ((Leg.OPEN, Side.SELL, "5"),)),
         ("-5", "10", ((Leg.CLOSE, Side.SELL, "5"),)),
         ("-10", "10", ((Leg.CLOSE, Side.SELL, "10"),)),
-        ("-10.5", "10", ((Leg.CLOSE, Side.SELL, "10"), (Leg.OPEN, Side.SELL, "0.5"))),
+        # No broker takes a fractional short: the open leg goes in whole shares (0025).
+        ("-10.5", "10", ((Leg.CLOSE, Side.SELL, "10"),)),
+        ("-13.5", "10", ((Leg.CLOSE, Side.SELL, "10"), (Leg.OPEN, Side.SELL, "3"))),
+        ("-5.049", "-79.951", ((Leg.OPEN, Side.SELL, "5"),)),
         ("5", "-10", ((Leg.CLOSE, Side.BUY, "5"),)),
         ("12", "-2.5", ((Leg.CLOSE, Side.BUY, "2.5"), (Leg.OPEN, Side.BUY, "9.5"))),
     ],
@@ -177,6 +180,20 @@ def test_the_position_of_another_symbol_is_irrelevant() -> None:
 def test_split_legs(residual: str, position: str, expected: tuple) -> None:
     legs = split_legs(D(residual), D(position))
     assert legs == tuple(LegPlan(leg, side, D(q)) for leg, side, q in expected)
+
+
+def test_a_residual_no_legal_order_carries_is_unsendable_and_the_side_still_stands() -> None:
+    """Observation 5 of issue 13: a team sells 5.049 it holds; another team's short makes
+    that an extension of the account's fractional short, which the broker refuses."""
+    intents = [intent("churn2", "sell", "5.049", "SPY")]
+    [block] = plan_blocks(TICK, intents, {"SPY": D("-79.951")}, {"SPY": D("500")})
+    assert block.legs == (LegPlan(Leg.OPEN, Side.SELL, D(5)),)
+    assert block.unsendable == D("0.049")
+    assert block.net_side is Side.SELL
+    [nothing_sent] = plan_blocks(TICK, [intent("a", "sell", "0.4", "SPY")], {"SPY": D(0)},
+                                 {"SPY": D("500")})  # fmt: skip
+    assert (nothing_sent.legs, nothing_sent.unsendable, nothing_sent.net_side) == (
+        (), D("0.4"), Side.SELL)  # fmt: skip
 
 
 # --- ordering --------------------------------------------------------------------------

@@ -398,8 +398,10 @@ def test_settlement_property(scenario) -> None:
         got[a.team_id] += a.quantity
     for team, amount in got.items():
         assert amount <= requested[team]
-    if complete:
+    if complete and plan.unsendable == 0:
         assert dict(got) == requested
+    elif complete:  # a fractional short no broker order carries stays unfilled (0025)
+        assert sum(got.values(), D(0)) == sum(requested.values(), D(0)) - plan.unsendable
 
 
 def test_a_fill_of_the_wrong_side_or_symbol_is_refused_not_allocated() -> None:
