@@ -8,7 +8,7 @@ the quantum, the parts sum exactly to the total, and ties go to the earlier weig
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 ZERO = Decimal(0)
 
@@ -34,6 +34,37 @@ def allocate_pro_rata(
     for i in order[:left]:
         base[i] += 1
     return [quantum * b for b in base]
+
+
+def allocate_whole_first(
+    total: Decimal, waiting: Sequence[Decimal], whole: Sequence[bool], quantum: Decimal
+) -> list[Decimal]:
+    """Parts of `total` for teams waiting for `waiting`, where a team marked `whole` (it
+    asked for whole shares) gets a whole number: the whole teams together get the whole
+    number nearest their pro-rata share that leaves the fractional teams no more than they
+    wait for; each side is then split pro rata (largest remainder). Where no whole number
+    fits, everyone is split at `quantum`. The parts always sum to `total` exactly and none
+    passes what its team waits for."""
+    if quantum >= 1 or not any(whole) or total <= 0:
+        return allocate_pro_rata(total, waiting, quantum)
+    whole_wait = sum((q for q, w in zip(waiting, whole, strict=True) if w), ZERO)
+    frac_wait = sum((q for q, w in zip(waiting, whole, strict=True) if not w), ZERO)
+    low = max(_ceil(total - frac_wait), 0)
+    high = min(int(total.to_integral_value(rounding=ROUND_FLOOR)), int(whole_wait))
+    if low > high:
+        return allocate_pro_rata(total, waiting, quantum)
+    ideal = total * whole_wait / (whole_wait + frac_wait)
+    given = Decimal(min(max(int(ideal.to_integral_value(rounding=ROUND_HALF_EVEN)), low), high))
+    whole_parts = iter(
+        allocate_pro_rata(given, [q for q, w in zip(waiting, whole, strict=True) if w], Decimal(1))
+    )
+    fractional = [q for q, w in zip(waiting, whole, strict=True) if not w]
+    frac_parts = iter(allocate_pro_rata(total - given, fractional, quantum) if fractional else [])
+    return [next(whole_parts) if w else next(frac_parts) for w in whole]
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
 
 
 def fee_quantum(fee: Decimal) -> Decimal:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from app.domain.allocation import allocate_pro_rata, fee_quantum
+from app.domain.allocation import allocate_pro_rata, allocate_whole_first, fee_quantum
 from app.domain.models import Allocation, Fill, Leg, Side
 from app.domain.netting import BlockPlan
 from app.domain.numbers import canonical
@@ -51,9 +51,9 @@ class BlockSettlement:
         if net_side is None:  # fully crossed: the "net side" is arbitrary, use buyers
             net_side = Side.BUY
         net = [p for p in self.plan.participants if p.side is net_side]
-        crossed_parts = allocate_pro_rata(
-            self.plan.crossed, [p.quantity for p in net], self.quantum
-        )
+        quantities = [p.quantity for p in net]
+        whole = [q == q.to_integral_value() for q in quantities]  # asked for whole shares
+        crossed_parts = allocate_whole_first(self.plan.crossed, quantities, whole, self.quantum)
         self.crossed_share = {p.team_id: c for p, c in zip(net, crossed_parts, strict=True)}
         self.residual_share = {p.team_id: p.quantity - self.crossed_share[p.team_id] for p in net}
         for p in self.plan.participants:
@@ -133,7 +133,9 @@ def split_fill(
         raise OverfillError(
             f"{fill.client_order_id}: fill of {fill.quantity} exceeds the {capacity} unfilled"
         )
-    quantities = allocate_pro_rata(fill.quantity, [waiting[t] for t in teams], quantum)
+    # A team still waiting for a whole number of shares gets whole shares where it can.
+    whole = [waiting[t] == waiting[t].to_integral_value() for t in teams]
+    quantities = allocate_whole_first(fill.quantity, [waiting[t] for t in teams], whole, quantum)
     fees = allocate_pro_rata(fill.fee, quantities, fee_quantum(fill.fee))
     return [
         Allocation(

@@ -169,3 +169,28 @@ def test_equal_weights_differ_by_at_most_one_unit_earlier_first(units: int, coun
     result = allocate_pro_rata(D(units), [ONE] * count, ONE)
     assert max(result) - min(result) <= 1
     assert result == sorted(result, reverse=True)
+
+
+def test_a_team_waiting_for_whole_shares_gets_whole_shares_and_the_fraction_goes_elsewhere() -> (
+    None
+):
+    """Issue 13, observation 3: in a competition that allows fractions, a partial fill of
+    a block with a whole-share team and a fractional team is split so the whole-share team
+    keeps whole shares; the parts still sum exactly to the fill."""
+    from app.domain.allocation import allocate_pro_rata, allocate_whole_first
+
+    quantum = Decimal("0.000000001")
+    waiting = [Decimal("2130"), Decimal("7.5")]
+    assert allocate_pro_rata(Decimal(1000), waiting, quantum)[0] == Decimal("996.491228070")
+    assert allocate_whole_first(Decimal(1000), waiting, [True, False], quantum) == [
+        Decimal(996),
+        Decimal(4),
+    ]
+    # Only whole-share teams: whole parts, the last unit to the largest remainder.
+    assert allocate_whole_first(Decimal(5), [Decimal(3), Decimal(4)], [True, True], quantum) == [
+        Decimal(2),
+        Decimal(3),
+    ]
+    # A fraction no fractional team has room for still lands somewhere: the sum is exact.
+    odd = allocate_whole_first(Decimal("5.5"), [Decimal(3), Decimal(4)], [True, True], quantum)
+    assert sum(odd) == Decimal("5.5")

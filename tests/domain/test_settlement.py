@@ -409,3 +409,18 @@ def test_a_fill_of_the_wrong_side_or_symbol_is_refused_not_allocated() -> None:
     with pytest.raises(SettlementError, match="does not match the block"):
         settlement.allocate_fill(fill(5, 10, side=Side.SELL), Leg.OPEN)
     assert settlement.filled == {"a": D(0)}
+
+
+def test_a_team_that_asked_for_whole_shares_keeps_whole_shares_where_it_can() -> None:
+    """Issue 13, observation 3: fractions allowed, a whole-share buyer and a fractional one
+    cross a seller. The whole-share team's crossed part and its part of a partial broker
+    fill are whole; the fractions go to the fractional team; every sum stays exact."""
+    fine = D("0.000000001")
+    plan = block(("whole", "buy", 10), ("frac", "buy", "2.5"), ("seller", "sell", 6))
+    settlement = BlockSettlement(plan, fine)
+    # Pro rata 4.8 and 1.2: the whole-share team gets 5, the fractional one 1.
+    assert settlement.crossed_share == {"whole": D(5), "frac": D(1), "seller": D(6)}
+    parts = by_team(settlement.allocate_fill(fill(3, 100), Leg.OPEN))
+    assert parts["whole"] == parts["whole"].to_integral_value()
+    assert sum(parts.values()) == D(3)
+    assert parts == {"whole": D(2), "frac": D(1)}  # pro rata 2.31 and 0.69
