@@ -58,10 +58,12 @@ def kill_group(process: subprocess.Popen) -> None:
 class EmulatorProcess:
     """`arena emulator` over one replayed session, its clock running at `speed`."""
 
-    def __init__(self, bars: Path, day: str, symbols: str, speed: float, faults: str = ""):
+    def __init__(
+        self, bars: Path, day: str, symbols: str, speed: float, faults: str = "", end: str = ""
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = ["emulator", "--bars", str(bars), "--start", day, "--end", day,
+        args = ["emulator", "--bars", str(bars), "--start", day, "--end", end or day,
                 "--symbols", symbols, "--port", str(self.port), "--speed", str(speed)]  # fmt: skip
         if faults:
             args += ["--faults", faults]
@@ -92,6 +94,12 @@ class EmulatorProcess:
 
     def get(self, path: str) -> Any:
         return self.admin.get(self.url + path, timeout=10).json()
+
+    def advance(self, minutes: int) -> None:
+        answer = self.admin.post(
+            self.url + "/_emulator/advance", params={"minutes": minutes}, timeout=10
+        )
+        answer.raise_for_status()
 
     def set_faults(self, spec: str) -> None:
         answer = self.admin.post(self.url + "/_emulator/faults", params={"spec": spec}, timeout=10)

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import time
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -148,5 +149,30 @@ def test_dry_run_journals_and_books_but_sends_nothing_to_the_broker(bars, tmp_pa
         journal = (data / "orders" / "journal.jsonl").read_text()
         assert '"event":"submit"' in journal
         assert (data / "team" / "alpha" / "trades.jsonl").stat().st_size > 0
+    finally:
+        emulator.close()
+
+
+def test_the_sessions_last_minute_never_reaches_the_broker_however_late_its_tick(bars, tmp_path):
+    """The broker clock runs minute M at M + 1 min + 2 s, so the 15:59 tick always comes
+    after the close (here: after the jump to the next open). Its signals expire (0023)."""
+    day2 = (DAY + timedelta(days=1)).isoformat()
+    emulator = EmulatorProcess(bars, DAY.isoformat(), UNIVERSE, speed=1, end=day2)
+    registry, data = churn_registry(tmp_path), tmp_path / "data"
+    try:
+        emulator.advance(385)  # 15:55 New York
+        host = arena(*host_args(registry, data, UNIVERSE, "--duration", "8"),
+                     env=emulator.host_env)  # fmt: skip
+        output, _ = host.communicate(timeout=180)
+        assert host.returncode == 0, output
+        sent = [o["client_order_id"] for o in emulator.get("/_emulator/orders")]
+        assert any("1958" in cid for cid in sent), sent  # the minutes before traded
+        assert not any("1959" in cid for cid in sent), sent
+        # Each 15:59 signal expired: for the session's last minute, or while waiting for the
+        # host's 15:58 order still working (a catch-up tick); nothing of it was sent.
+        expired = [e for team in TEAMS for e in read_jsonl(data / "team" / team / "events.jsonl")
+                   if e["kind"] == "expired"]  # fmt: skip
+        assert expired
+        assert {e["timestamp"] for e in expired} == {f"{DAY}T20:00:00Z"}
     finally:
         emulator.close()
