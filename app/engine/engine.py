@@ -132,7 +132,7 @@ class Engine:
         self.session = SessionClose(books, broker, self.execution, ledger)
         self.signals = TeamSignals(books, runner, history, ledger, config)
         self._settled_day: date | None = None  # the session already closed inside its tick
-        self._recorded: tuple[int, datetime] | None = None  # bookings and moment of a record
+        self._recorded_bookings: int | None = None  # execution.bookings at the last record
         self._staged: dict[str, TeamCode] = {}
 
     def warm(self, minutes: Iterable[Mapping[str, Bar]]) -> int:
@@ -236,17 +236,13 @@ class Engine:
         books anyone reads agree with the trades; stamped a second after the last minute."""
         if self.day is None or self.last_minute is None:
             return
-        if (
-            not force
-            and self._recorded is not None
-            and self._recorded[0] == self.execution.bookings
-        ):
+        if not force and self._recorded_bookings == self.execution.bookings:
             return
         self._record(self.last_minute + ONE_MINUTE + timedelta(seconds=1), self.day)
 
     def _record(self, as_of: datetime, day: date) -> None:
         """Snapshots and metrics for every team and for the account."""
-        self._recorded = (self.execution.bookings, as_of)
+        self._recorded_bookings = self.execution.bookings
         for book in self.books.values():
             snapshot = SnapshotLine.marked(book.team_id, day, as_of, book.portfolio, self.prices)
             self.ledger.write(snapshot)

@@ -54,6 +54,7 @@ class RecoveryReport:
     redone: list[str] = field(default_factory=list)  # ledger lines written again
     orders: list[str] = field(default_factory=list)  # journaled orders settled with the broker
     problems: list[str] = field(default_factory=list)  # mismatches: trading must stay held
+    booked: int = 0  # fills and allocations recovery booked (redone or missed)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +121,7 @@ def redo_journal(
             book_fill(account, ledger, fill, sorted({a.team_id for a in line.allocations}))
             booked.executions.add(fill.execution_id)
             report.redone.append(f"account fill {fill.execution_id} ({fill.client_order_id})")
+            report.booked += 1
         for part in line.allocations:
             seen = booked.trade_ids.setdefault(part.team_id, set())
             if part.trade_id in seen or part.team_id not in books:
@@ -127,6 +129,7 @@ def redo_journal(
             book_allocation(books, ledger, part.allocation(), line.tick, part.strategy_version)
             seen.add(part.trade_id)
             report.redone.append(f"{part.team_id} trade {part.trade_id}")
+            report.booked += 1
 
 
 def settle_open_orders(
@@ -139,12 +142,15 @@ def settle_open_orders(
 ) -> None:
     """Ask the broker about every order the journal leaves open and follow it through
     execution, as if this run had sent it: its missed fills booked, its end journaled."""
+    bookings = execution.bookings
     for adopted in execution.adopt(journal):
         order = adopted.order()
         events = broker.recover(order, adopted.filled, adopted.notional, adopted.fills, cancel)
         execution.handle(events, now)
         report.orders.extend(adopted.notes)
         report.problems.extend(adopted.problems)
+        report.booked += execution.bookings - bookings
+        bookings = execution.bookings
         if adopted.final is None:
             report.problems.append(
                 f"{order.client_order_id}: still open at the broker ({order.side} "

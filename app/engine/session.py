@@ -34,12 +34,9 @@ class SessionClose:
     def expire_signals(self, intents: list[Intent], as_of: datetime) -> None:
         """This minute's signals (and limits released in it): no bar follows in the session."""
         for intent in intents:
-            what = f"{intent.side.value} {amount(intent.quantity)} {intent.symbol}"
-            if intent.order_type is OrderType.LIMIT:
-                what = f"limit {what} @ {amount(intent.limit_price or ZERO)}"
             message = (
-                f"{what} expired: it came in the session's last minute, and no bar follows "
-                "in the session to trade it on"
+                f"{_described(intent)} expired: it came in the session's last minute, and no "
+                "bar follows in the session to trade it on"
             )
             book = self._books[intent.team_id]
             self._ledger.write(
@@ -54,16 +51,18 @@ class SessionClose:
         self._execution.handle(self._broker.poll(), as_of)
         for book in self._books.values():
             for intent in book.resting_limits:
-                what = f"{intent.side} {amount(intent.quantity)} {intent.symbol}"
                 if intent.order_type is OrderType.LIMIT:
-                    message = (
-                        f"limit {what} @ {amount(intent.limit_price or ZERO)} "
-                        "expired at the session's close without reaching its price"
-                    )
+                    why = " without reaching its price"
                 else:  # a market intent that waited for the host's working order
-                    message = (
-                        f"{what} expired at the session's close: the host's own order on "
-                        f"{intent.symbol} was still working"
-                    )
+                    why = f": the host's own order on {intent.symbol} was still working"
+                message = f"{_described(intent)} expired at the session's close{why}"
                 self._ledger.write(TeamEvent.noted(as_of, book.team_id, "expired", message))
             book.resting_limits = []
+
+
+def _described(intent: Intent) -> str:
+    """`buy 5 AAPL`, or `limit buy 5 AAPL @ 180.5`."""
+    what = f"{intent.side.value} {amount(intent.quantity)} {intent.symbol}"
+    if intent.order_type is OrderType.LIMIT:
+        return f"limit {what} @ {amount(intent.limit_price or ZERO)}"
+    return what

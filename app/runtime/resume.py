@@ -107,17 +107,12 @@ def resume(
         traded = sum((t.quantity for t in account_trades), Decimal(0))
         report.problems.extend(check_cash(engine.account, opening, broker.cash(), traded))
     restore_curves(competition)
-    if not dry_run and _booked_anything(report):
+    if not dry_run and report.booked:
         engine.restate(force=True)  # the books anyone reads include what recovery booked
     ledger.end_tick()
     if not dry_run:
         _set_hold(data_dir, report)
     return report
-
-
-def _booked_anything(report: RecoveryReport) -> bool:
-    redone = any(line.startswith("account fill") or " trade " in line for line in report.redone)
-    return redone or any("missed fill" in line for line in report.orders)
 
 
 def _read_trades(data_dir: Path) -> tuple[dict[str, list[TradeLine]], list[AccountTradeLine]]:
