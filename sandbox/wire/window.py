@@ -10,10 +10,12 @@ another team sees, and numpy refuses `setflags(write=True)` on them.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import mmap
 import os
 import struct
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +75,25 @@ def publish_window(
             column = np.concatenate(parts) if parts else np.empty(0)
             raw = np.ascontiguousarray(column.astype(_DTYPES[field], copy=False)).view(np.uint8)
             _write_at(fd, data_at + start, memoryview(raw))
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        _seal(fd)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _seal(fd: int, attempts: int = 20) -> None:
+    """Seal the window. The kernel refuses F_SEAL_WRITE with EBUSY while anything briefly
+    holds a reference to one of its pages (seen once in ~10 suite runs on a machine with
+    DAMON scanning memory): try again for a few milliseconds before giving up."""
+    for attempt in range(attempts):
+        try:
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY or attempt == attempts - 1:
+                raise
+            time.sleep(0.001 * (attempt + 1))
 
 
 def _write_at(fd: int, offset: int, data: memoryview) -> None:
