@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.historical.corporate_actions import CorporateActionsClient
 from alpaca.trading.client import TradingClient
 
 from app.config.settings import ArenaSettings
@@ -29,3 +30,16 @@ def alpaca_clients(settings: ArenaSettings) -> tuple[TradingClient, StockHistori
     )
     data = StockHistoricalDataClient(key, secret, url_override=settings.alpaca_data_url)
     return trading, data
+
+
+def corporate_actions_client(settings: ArenaSettings) -> CorporateActionsClient:
+    """alpaca-py's client of the corporate-action announcements (the market-data host)."""
+    if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
+        raise LiveConfigError(
+            "set ARENA_ALPACA_API_KEY and ARENA_ALPACA_SECRET_KEY (environment or .env)"
+        )
+    return CorporateActionsClient(
+        settings.alpaca_api_key.get_secret_value(),
+        settings.alpaca_secret_key.get_secret_value(),
+        url_override=settings.alpaca_data_url,
+    )

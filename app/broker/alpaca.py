@@ -338,6 +338,12 @@ class AlpacaBroker:
                 not_fractionable.add(symbol)
         return frozenset(not_shortable), frozenset(not_fractionable)
 
+    def corporate_activities(self) -> list[dict[str, Any]]:
+        """The account's dividend and split activities, newest first. alpaca-py has no call
+        for account activities: its client's generic GET reaches the endpoint."""
+        query = {"activity_types": "DIV,SPLIT", "page_size": 100}
+        return list(self._patient(self.client.get, "/account/activities", query) or [])
+
     def cash(self) -> Decimal:
         """The account's cash at the broker."""
         return Decimal(str(self._patient(self.client.get_account).cash))

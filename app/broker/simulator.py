@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from app.domain.corporate import CorporateAction, HoldingChange, account_change
 from app.domain.models import Bar, Fill, Order, OrderEvent, OrderStatus, OrderType, Side
 from app.domain.numbers import canonical, price_from_float
 
@@ -215,6 +216,16 @@ class SimulatedBroker:
                     message=f"day order expired at the close of {day}",
                 )
             )
+
+    def apply_corporate_action(self, action: CorporateAction, price: Decimal) -> HoldingChange:
+        """What a broker does on the ex-date: the dividend paid (a short pays it), or the
+        position split with cash in lieu of the fraction below the share unit."""
+        held = self._positions.get(action.symbol, ZERO)
+        change = account_change(action, held, price, self.quantum)
+        if held:
+            self._positions[action.symbol] = change.quantity_after
+            self.cash_flow += change.cash
+        return change
 
     def positions(self) -> dict[str, Decimal]:
         return {s: q for s, q in self._positions.items() if q != 0}

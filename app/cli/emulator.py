@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.cli.arguments import Commands, command, day, positive, symbols
 from app.config.settings import ArenaSettings
+from app.market.corporate_file import load_actions
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -28,6 +29,9 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     emulator.add_argument("--symbols", type=symbols)
     emulator.add_argument("--cash", default="100000")
     emulator.add_argument("--rate-limit", type=int, help="requests per minute (Alpaca: 200)")
+    emulator.add_argument(
+        "--actions", type=Path, help="corporate actions (CSV/JSON: symbol,kind,ex_date,amount)"
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -47,5 +51,6 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         symbols=sorted(args.symbols) if args.symbols else None,
         cash=args.cash,
         rate_limit=args.rate_limit,
+        corporate_actions=load_actions(args.actions) if args.actions else (),
     )
     return 0

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from app.alpaca.clients import corporate_actions_client
 from app.cli.arguments import Commands, command, symbols, with_competition
 from app.cli.output import announce_sandbox, console, errors, finish_run, report_bar_problems
 from app.cli.web import add_serve_options, serve_if_asked
@@ -16,7 +17,10 @@ from app.config.registry import Registry, load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import WallClock
 from app.engine.controls import KillMode
+from app.engine.corporate import ActionFeed
 from app.engine.ports import MarketData
+from app.market.alpaca_corporate import AlpacaCorporateActions
+from app.market.corporate_file import ActionList, load_actions
 from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
@@ -40,6 +44,9 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
     run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
     run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    run.add_argument(
+        "--actions", type=Path, help="corporate actions file for a replay market (CSV/JSON)"
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -90,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settle_seconds=settle,
         asset_limits=_asset_limits(registry, market, broker),
         backfill=market.backfill if args.market == "alpaca" else None,
+        corporate_actions=_corporate_feed(args, market),
     )
     competition = Competition.open(plan)
     announce_sandbox(competition)
@@ -109,6 +117,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         if server is not None:
             server.terminate()
     return finish_run(competition, problems)
+
+
+def _corporate_feed(args: argparse.Namespace, market: Any) -> ActionFeed | None:
+    """Alpaca's announcements on the Alpaca market; else the --actions file, if any."""
+    if args.market == "alpaca":
+        client = corporate_actions_client(ArenaSettings())
+        return AlpacaCorporateActions(client, sorted(market.universe))
+    return ActionList(load_actions(args.actions)) if args.actions else None
 
 
 def _asset_limits(registry: Registry, market: Any, broker: Any) -> AssetLimits | None:

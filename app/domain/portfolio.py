@@ -98,6 +98,33 @@ class Portfolio:
             position.cost_basis -= removed
         return realized
 
+    def receive_dividend(self, cash: Decimal) -> None:
+        """A dividend received (or, on a short, paid): income, so realised P&L."""
+        self.cash += cash
+        self.realized_pnl += cash
+
+    def apply_split(
+        self, symbol: str, ratio: Decimal, quantity_after: Decimal, cash: Decimal
+    ) -> Decimal | None:
+        """A split to `quantity_after` shares with `cash` in lieu of the rest; the basis
+        stays whole. A fraction paid out realises P&L against its share of the basis; a
+        fraction bought in (the team's part was rounded up) adds what it cost."""
+        position = self.positions[symbol]
+        exact = position.quantity * ratio
+        self.cash += cash
+        if quantity_after == 0:
+            realized = cash - position.cost_basis
+            del self.positions[symbol]
+        elif abs(quantity_after) >= abs(exact):
+            position.quantity, position.cost_basis = quantity_after, position.cost_basis - cash
+            return None
+        else:
+            removed = position.cost_basis * (exact - quantity_after) / exact
+            realized = cash - removed
+            position.quantity, position.cost_basis = quantity_after, position.cost_basis - removed
+        self.realized_pnl += realized
+        return realized
+
     def market_value(self, prices: Mapping[str, Decimal]) -> Decimal:
         return sum(
             (p.market_value(prices.get(s, p.avg_cost)) for s, p in self.positions.items()),

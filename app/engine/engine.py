@@ -22,6 +22,7 @@ from app.domain.portfolio import ZERO
 from app.domain.validation import TradingRules
 from app.engine.books import AccountBook, TeamBook, check_against_broker
 from app.engine.controls import KillSwitchReader, OrganiserControls, TeamSwitchReader
+from app.engine.corporate import ActionFeed, CorporateBooks
 from app.engine.execution import CrashPoint, Execution, no_crash
 from app.engine.leaderboard import assign_ranks
 from app.engine.lines import (
@@ -90,6 +91,7 @@ class EngineHooks:
     crash_point: CrashPoint = no_crash  # the crash tests' named points
     # True for the last minute of a session (no bar of t+1 follows in it); None: no sessions
     is_session_close: Callable[[datetime], bool] | None = None
+    corporate_actions: ActionFeed | None = None  # dividends and splits due (decision 0030)
 
 
 class Engine:
@@ -130,6 +132,9 @@ class Engine:
         self._on_day_end = hooks.on_day_end
         self._is_session_close = hooks.is_session_close or (lambda minute: False)
         self.session = SessionClose(books, broker, self.execution, ledger)
+        self.corporate = CorporateBooks(
+            books, self.account, broker, ledger, hooks.corporate_actions, config.quantum
+        )
         self.signals = TeamSignals(books, runner, history, ledger, config)
         self._settled_day: date | None = None  # the session already closed inside its tick
         self._recorded_bookings: int | None = None  # execution.bookings at the last record
@@ -164,6 +169,8 @@ class Engine:
         day = session_day(minute)
         if self.day is not None and day != self.day:
             self.end_day()
+        if day != self.day:  # a session opens: what came due overnight is booked first
+            self.corporate.open_session(self.day, day, minute, self.prices)
         self.day, self.last_minute = day, minute
         switch = self.controls.before_bars(as_of)
         bars = self.market.bars(minute)

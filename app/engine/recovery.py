@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from app.domain.corporate import apply_change
 from app.domain.models import Order, OrderEvent
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
@@ -25,6 +26,7 @@ from app.engine.execution import Execution
 from app.engine.lines import (
     AccountTradeLine,
     AllocationsLine,
+    CorporateActionLine,
     JournalLine,
     TradeLine,
 )
@@ -75,17 +77,19 @@ class _Booked:
 
     trade_ids: dict[str, set[str]] = field(default_factory=dict)  # per team
     executions: set[str] = field(default_factory=set)  # the account's broker fills
+    actions: set[str] = field(default_factory=set)  # corporate actions the account booked
 
 
 def rebuild_books(
     books: dict[str, TeamBook],
     account: AccountBook,
-    team_trades: Mapping[str, Iterable[TradeLine]],
-    account_trades: Iterable[AccountTradeLine],
+    team_trades: Mapping[str, Iterable[TradeLine | CorporateActionLine]],
+    account_trades: Iterable[AccountTradeLine | CorporateActionLine],
     report: RecoveryReport,
 ) -> _Booked:
-    """Apply every trade line, in order, to freshly opened books."""
+    """Apply every trade line (and corporate action), in order, to freshly opened books."""
     booked = _Booked()
+    team_actions: dict[str, set[str]] = {}
     for team_id, lines in team_trades.items():
         seen = booked.trade_ids.setdefault(team_id, set())
         book = books.get(team_id)
@@ -93,15 +97,37 @@ def rebuild_books(
             if book is None:
                 report.problems.append(f"trades of {team_id}, a team not in this competition")
                 break
+            if isinstance(line, CorporateActionLine):
+                apply_change(book.portfolio, line.action(), line.change())
+                team_actions.setdefault(line.action_id, set()).add(team_id)
+                continue
             book.apply(line.allocation())
             seen.add(line.trade_id)
             book.version = line.strategy_version or book.version
             report.trades_read += 1
     for line in account_trades:
+        if isinstance(line, CorporateActionLine):
+            apply_change(account.portfolio, line.action(), line.change())
+            booked.actions.add(line.action_id)
+            continue
         account.apply(line.fill())
         booked.executions.add(line.execution_id)
         report.trades_read += 1
+    _check_actions_whole(team_actions, booked.actions, report)
     return booked
+
+
+def _check_actions_whole(
+    team_actions: Mapping[str, set[str]], account_actions: set[str], report: RecoveryReport
+) -> None:
+    """The account's line of an action is written after its teams': a crash between them
+    left the action half booked, which only an organiser can finish (it holds trading)."""
+    for action_id, teams in sorted(team_actions.items()):
+        if action_id not in account_actions:
+            report.problems.append(
+                f"corporate action {action_id} is booked for {', '.join(sorted(teams))} "
+                "but not for the account: finish it by hand, then reconcile"
+            )
 
 
 def redo_journal(
@@ -159,14 +185,20 @@ def settle_open_orders(
 
 
 def check_cash(
-    account: AccountBook, opening_broker_cash: Decimal, broker_cash: Decimal, traded: Decimal
+    account: AccountBook,
+    opening_broker_cash: Decimal,
+    broker_cash: Decimal,
+    traded: Decimal,
+    pending: Decimal = ZERO,
 ) -> list[str]:
-    """The broker's cash must have moved as the account book's did since the start.
+    """The broker's cash must have moved as the account book's did since the start, less
+    what the books booked that the broker has not paid yet (`pending` dividends).
 
     Fill prices are derived from the broker's average price at 6 decimals, so each share
     may differ by half a millionth: the tolerance is a cent plus that, per share traded.
     """
-    expected = opening_broker_cash + (account.portfolio.cash - account.portfolio.initial_cash)
+    moved = account.portfolio.cash - account.portfolio.initial_cash - pending
+    expected = opening_broker_cash + moved
     tolerance = Decimal("0.01") + traded * Decimal("0.0000005")
     if abs(broker_cash - expected) <= tolerance:
         return []

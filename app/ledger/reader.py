@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.lines import (
-    AccountTradeLine,
     JournalLine,
-    TradeLine,
+    TradesFileLine,
     parse_journal,
     parse_trade,
 )
@@ -62,7 +61,7 @@ def recent_events(owner_dir: Path, n: int) -> list[dict[str, Any]]:
     return _tail(folder / OLD_EVENTS, n - len(newest)) + newest
 
 
-def read_trades(path: Path) -> list[TradeLine | AccountTradeLine]:
+def read_trades(path: Path) -> list[TradesFileLine]:
     """Every line of a trades file (a torn last line is left out); missing: none."""
     if not Path(path).is_file():
         return []

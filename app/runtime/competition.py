@@ -15,6 +15,7 @@ from app.broker.simulator import FillModel, SimulatedBroker
 from app.config.registry import Registry
 from app.domain.models import Bar
 from app.engine.books import TeamBook
+from app.engine.corporate import ActionFeed
 from app.engine.engine import Engine, EngineConfig, EngineHooks, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
 from app.engine.ports import Broker, LoadOutcome, MarketData, StrategyResult, StrategyRunner
@@ -84,6 +85,7 @@ class CompetitionPlan:
     backfill: Backfill | None = None  # a live market: each finished session again, whole
     strategies: bool = True  # False: the books without any sandbox (`arena reconcile`)
     wrap_runner: RunnerWrapper | None = None  # sees every call (`arena strategy test`)
+    corporate_actions: ActionFeed | None = None  # dividends and splits (decision 0030)
 
 
 class Competition:
@@ -117,6 +119,7 @@ class Competition:
             crash_point=failpoint,
             # Markets with sessions say which minute closes one; a relabeled one has none.
             is_session_close=getattr(plan.market, "is_session_close", None),
+            corporate_actions=plan.corporate_actions,
         )
         runner = plan.wrap_runner(parts.runner) if plan.wrap_runner else parts.runner
         engine = Engine(

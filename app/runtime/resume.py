@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.engine.books import check_against_broker
+from app.engine.corporate import match_broker_activities
 from app.engine.engine import ONE_MINUTE
 from app.engine.execution import Execution
-from app.engine.lines import AccountTradeLine, Line, TradeLine
+from app.engine.lines import AccountTradeLine, CorporateActionLine, Line, TradeLine
 from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
@@ -87,6 +88,7 @@ def resume(
     team_trades, account_trades = _read_trades(data_dir)
     journal = read_journal(journal_path(data_dir))
     booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
+    engine.corporate.mark_booked(booked.actions)
     ledger: Any = DiscardingLedger() if dry_run else competition.ledger
     redo_journal(journal, engine.books, engine.account, ledger, booked, report)
     # A dry run follows the open orders on the same books, writing nothing.
@@ -104,8 +106,11 @@ def resume(
     if opening is None:
         report.redone.append("cash not checked: the broker's opening cash was not recorded")
     else:
-        traded = sum((t.quantity for t in account_trades), Decimal(0))
-        report.problems.extend(check_cash(engine.account, opening, broker.cash(), traded))
+        fills = [t for t in account_trades if isinstance(t, AccountTradeLine)]
+        traded = sum((t.quantity for t in fills), Decimal(0))
+        pending = _corporate_pending(broker, account_trades, report)
+        cash = broker.cash()
+        report.problems.extend(check_cash(engine.account, opening, cash, traded, pending))
     restore_curves(competition)
     if not dry_run and report.booked:
         engine.restate(force=True)  # the books anyone reads include what recovery booked
@@ -115,17 +120,38 @@ def resume(
     return report
 
 
-def _read_trades(data_dir: Path) -> tuple[dict[str, list[TradeLine]], list[AccountTradeLine]]:
-    """Every team's trade lines and the account's, as the ledgers hold them."""
-    team_trades = {
-        team: [t for t in read_trades(path) if isinstance(t, TradeLine)]
+TeamBookLines = dict[str, list[TradeLine | CorporateActionLine]]
+AccountBookLines = list[AccountTradeLine | CorporateActionLine]
+
+
+def _corporate_pending(
+    broker: RecoverableBroker, lines: AccountBookLines, report: RecoveryReport
+) -> Decimal:
+    """Corporate actions against the broker's activities (where it lists them): what it
+    has not paid yet is pending, what it paid that the books lack is a problem."""
+    actions = [line for line in lines if isinstance(line, CorporateActionLine)]
+    read_activities = getattr(broker, "corporate_activities", None)
+    if read_activities is None:
+        return Decimal(0)
+    # Activities before the account's first trade cannot be about what the host holds.
+    since = min((line.timestamp.date() for line in lines), default=date.max)
+    match = match_broker_activities(actions, read_activities(), since)
+    report.redone.extend(match.notes)
+    report.problems.extend(match.problems)
+    return match.pending
+
+
+def _read_trades(data_dir: Path) -> tuple[TeamBookLines, AccountBookLines]:
+    """Every team's trade and corporate-action lines and the account's, in file order."""
+    team_trades: TeamBookLines = {
+        team: [t for t in read_trades(path) if isinstance(t, TradeLine | CorporateActionLine)]
         for team in team_ids(data_dir)
         if (path := owner_dir(data_dir, team) / TRADES).is_file()
     }
-    account_trades = [
+    account_trades: AccountBookLines = [
         t
         for t in read_trades(owner_dir(data_dir, ACCOUNT) / TRADES)
-        if isinstance(t, AccountTradeLine)
+        if isinstance(t, AccountTradeLine | CorporateActionLine)
     ]
     return team_trades, account_trades
 

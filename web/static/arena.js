@@ -121,7 +121,11 @@ const arena = (() => {
         Object.entries(status.positions).map(([symbol, p]) => [
           symbol, p.quantity, number(p.avg_cost), number(p.price), number(p.unrealized_pnl),
         ]));
-      fill(document.querySelector("#trades tbody"), trades.items.map((t) => [
+      // A corporate action shares the trades file: its kind, the new quantity, the cash.
+      fill(document.querySelector("#trades tbody"), trades.items.map((t) => t.action_id ? [
+        t.timestamp, t.kind, `${t.quantity_before} → ${t.quantity_after}`, t.symbol,
+        `cash ${number(t.cash)}`, "",
+      ] : [
         t.timestamp, t.side, t.quantity, t.symbol, number(t.price, 4), t.strategy_version,
       ]));
       fill(document.querySelector("#events tbody"), events.items.map((e) => [

@@ -4,7 +4,8 @@ thin over one EmulatorState. Faults and the rate limit sit in front of it (Fault
 Alpaca routes (keys in APCA-API-KEY-ID / APCA-API-SECRET-KEY): /v2/account, /v2/clock,
 /v2/calendar, /v2/assets[/{symbol_or_id}], /v2/positions[/{symbol_or_id}] (GET, DELETE =
 close), /v2/orders (POST, GET, DELETE = cancel all, 207), /v2/orders/{id} (GET, DELETE),
-/v2/orders:by_client_order_id, /v2/stocks/bars, /v2/stocks/bars/latest.
+/v2/orders:by_client_order_id, /v2/stocks/bars, /v2/stocks/bars/latest,
+/v2/account/activities[/{type}] (DIV, SPLIT) and /v1/corporate-actions (see corporate.py).
 
 Admin routes (same keys; never faulted): POST /_emulator/advance?minutes=N[&until=T],
 GET /_emulator/state, POST /_emulator/faults?spec=... (or {"spec": ...}; "" clears),
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -61,6 +63,7 @@ async def require_keys(request: Request) -> None:
 
 trading = APIRouter(prefix="/v2", dependencies=[Depends(require_keys)])
 admin = APIRouter(prefix="/_emulator", dependencies=[Depends(require_keys)])
+data_v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_keys)])  # corporate actions
 
 
 @trading.get("/account")
@@ -157,6 +160,39 @@ async def stock_bars(request: Request) -> Json:
         "bars": {s: [bar_json(b) for b in rows] for s, rows in bars.items()},
         "next_page_token": token,
     }
+
+
+@trading.get("/account/activities")
+async def account_activities(request: Request, activity_types: str = "") -> list[Json]:
+    return _activities(request, activity_types)
+
+
+@trading.get("/account/activities/{activity_type}")
+async def account_activities_of(request: Request, activity_type: str) -> list[Json]:
+    return _activities(request, activity_type)
+
+
+def _activities(request: Request, types: str) -> list[Json]:
+    state = _state(request)
+    with state.lock:
+        return state.corporate.activity_list({t.strip() for t in types.split(",") if t.strip()})
+
+
+@data_v1.get("/corporate-actions")
+async def corporate_actions(
+    request: Request, symbols: str = "", types: str = "", start: str = "", end: str = ""
+) -> Json:
+    state = _state(request)
+    today = state.clock.session() or state.now.date()
+    try:
+        first = date.fromisoformat(start) if start else today
+        last = date.fromisoformat(end) if end else today
+    except ValueError as exc:
+        raise unprocessable(f"invalid date: {exc}") from None
+    wanted = {s.strip() for s in symbols.split(",") if s.strip()} or None
+    kinds = {t.strip() for t in types.split(",") if t.strip()} or None
+    with state.lock:
+        return state.corporate.announcements(wanted, kinds, first, last)
 
 
 @trading.get("/stocks/bars/latest")
@@ -267,6 +303,7 @@ def create_emulator_app(state: EmulatorState) -> FastAPI:
     app.state.emulator = state
     app.include_router(trading)
     app.include_router(admin)
+    app.include_router(data_v1)
     app.add_exception_handler(AlpacaError, _alpaca_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

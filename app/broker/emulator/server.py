@@ -19,6 +19,7 @@ from app.broker.emulator.app import create_emulator_app
 from app.broker.emulator.faults import parse_faults
 from app.broker.emulator.state import EmulatorConfig, EmulatorState
 from app.broker.simulator import FillModel
+from app.domain.corporate import CorporateAction
 from app.market.replay import ReplayMarket
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -58,6 +59,7 @@ def run_emulator(
     assets: Mapping[str, Mapping[str, Any]] | None = None,
     allow_remote: bool = False,
     log_level: str = "info",
+    corporate_actions: Sequence[CorporateAction] = (),
 ) -> None:
     """Serve the Alpaca emulator until interrupted (blocking).
 
@@ -85,6 +87,7 @@ def run_emulator(
             slippage_bps=Decimal(str(slippage_bps)), max_participation=participation
         ),
         assets=dict(assets or {}),
+        corporate_actions=tuple(corporate_actions),
     )
     app = create_emulator_app(state)
     uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level, access_log=False)

@@ -23,6 +23,7 @@ from app.broker.emulator.assets import AssetInfo, build_assets
 from app.broker.emulator.bars import BarIndex
 from app.broker.emulator.books import EmulatorBroker, OrderRecord, PositionBook, created_after
 from app.broker.emulator.clock import EmulatorClock, Step
+from app.broker.emulator.corporate import CorporateDesk
 from app.broker.emulator.faults import FaultInjector, RateLimiter
 from app.broker.emulator.models import (
     AccountFigures,
@@ -36,6 +37,7 @@ from app.broker.emulator.models import (
 from app.broker.emulator.queries import OrderFilter, OrderRequest, parse_order
 from app.broker.emulator.rules import check_order, opens_exposure
 from app.broker.simulator import ORDER_ID_NAMESPACE, FillModel
+from app.domain.corporate import CorporateAction
 from app.domain.models import Order, OrderStatus, Side
 from app.domain.numbers import price_from_float
 from app.market.replay import ReplayMarket
@@ -61,6 +63,7 @@ class EmulatorConfig:
     speed: float | None = None  # replay minutes per wall second; None = admin steps only
     max_page_size: int = 10_000  # Alpaca's cap on one market-data page
     account_number: str = "PA0EMULATOR1"
+    corporate_actions: tuple[CorporateAction, ...] = ()  # dividends and splits (0030)
 
 
 class EmulatorState:
@@ -76,6 +79,7 @@ class EmulatorState:
         self.limiter = RateLimiter(self.config.rate_limit)
         self.lock = threading.RLock()
         self.account_id = str(uuid.uuid5(ACCOUNT_NAMESPACE, self.config.account_number))
+        self.corporate = CorporateDesk(self.config.corporate_actions)
         self.reset()
 
     def reset(self) -> None:
@@ -100,6 +104,7 @@ class EmulatorState:
             self.lastday: dict[str, Decimal] = {}
             self.last_equity = config.cash
             self.auto_ids = 0
+            self.corporate.reset()
             self.faults.set(config.faults)
 
     # --- the clock -------------------------------------------------------------------
@@ -121,6 +126,7 @@ class EmulatorState:
         return done
 
     def _step(self, step: Step) -> None:
+        self.corporate.open_session(self.clock.session(), self.broker, self.books, self._price)
         for client_id in sorted(self.to_reject):
             record = self.orders[client_id]
             if record.is_open and self.broker.cancel(client_id):

@@ -10,10 +10,12 @@ controls; the account's notes) and the order `journal`. Decision 0022.
 
 from app.engine.lines.books import (
     AccountTradeLine,
+    CorporateActionLine,
     MetricsLine,
     PositionPart,
     SnapshotLine,
     TradeLine,
+    TradesFileLine,
     parse_trade,
 )
 from app.engine.lines.codec import ACCOUNT_LABEL, Channel, Line, LineError, Part, derived
@@ -46,6 +48,7 @@ __all__ = [
     "AllocationPart",
     "AllocationsLine",
     "Channel",
+    "CorporateActionLine",
     "EventKind",
     "EventLine",
     "FillPart",
@@ -65,6 +68,7 @@ __all__ = [
     "SubmitLine",
     "TeamEvent",
     "TradeLine",
+    "TradesFileLine",
     "derived",
     "parse_event",
     "parse_journal",

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from app.domain.corporate import ActionKind, CorporateAction, HoldingChange
 from app.domain.models import Allocation, Fill, Side
 from app.domain.portfolio import FillEffect, Portfolio, Position
 from app.engine.lines.codec import (
@@ -126,6 +127,64 @@ class AccountTradeLine(Line):
         return fill_of(self, self.client_order_id)
 
 
+@line_dataclass
+class CorporateActionLine(Line):
+    """A dividend or split on one holding of an owner (a team, or the account), in the
+    trades file so the books replay in order (decision 0030)."""
+
+    channel: ClassVar[Channel] = Channel.TRADES
+    timestamp: datetime
+    owner: str
+    action_id: str
+    kind: ActionKind
+    symbol: str
+    ex_date: date
+    amount: Decimal
+    quantity_before: Decimal
+    quantity_after: Decimal
+    cash: Decimal
+    price_in_lieu: Decimal | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    realized_pnl: Decimal | None = None
+    cash_after: Decimal = ZERO
+
+    @property
+    def ledger_owner(self) -> str | None:
+        return None if self.owner == ACCOUNT_LABEL else self.owner
+
+    @classmethod
+    def booked(
+        cls,
+        owner: str | None,
+        moment: datetime,
+        action: CorporateAction,
+        change: HoldingChange,
+        book: Portfolio,
+        price: Decimal | None,
+        realized: Decimal | None,
+    ) -> CorporateActionLine:
+        return cls(
+            timestamp=moment,
+            owner=ACCOUNT_LABEL if owner is None else owner,
+            action_id=action.action_id,
+            kind=action.kind,
+            symbol=action.symbol,
+            ex_date=action.ex_date,
+            amount=action.amount,
+            quantity_before=change.quantity_before,
+            quantity_after=change.quantity_after,
+            cash=change.cash,
+            price_in_lieu=price if action.kind is ActionKind.SPLIT else None,
+            realized_pnl=None if realized is None else derived(realized),
+            cash_after=book.cash,
+        )
+
+    def action(self) -> CorporateAction:
+        return CorporateAction(self.symbol, self.kind, self.ex_date, self.amount)
+
+    def change(self) -> HoldingChange:
+        return HoldingChange(self.quantity_before, self.quantity_after, self.cash)
+
+
 # -- snapshots and metrics -------------------------------------------------------------------
 
 
@@ -235,8 +294,13 @@ class MetricsLine(Line):
         )
 
 
-def parse_trade(record: Mapping[str, Any]) -> TradeLine | AccountTradeLine:
-    """A trades line: a team's allocation, or (with `execution_id`) an account fill."""
+TradesFileLine = TradeLine | AccountTradeLine | CorporateActionLine
+
+
+def parse_trade(record: Mapping[str, Any]) -> TradesFileLine:
+    """A trades line: a team's allocation, an account fill, or a corporate action."""
+    if "action_id" in record:
+        return CorporateActionLine.from_json(record)
     if "trade_id" in record:
         return TradeLine.from_json(record)
     return AccountTradeLine.from_json(record)

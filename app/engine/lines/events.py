@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     ORDER = "order"
     CONTROL = "control"
     LEDGER_LIMIT = "ledger_limit"
+    CORPORATE_ACTION = "corporate_action"
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Corporate actions at a session's open: each dividend or split whose ex-date has come is
+booked into every team's book that holds the symbol and into the account's, each with its
+ledger line and a note to the team; a simulated broker applies it to its own positions
+(a real one does so itself). Decision 0030."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.domain.corporate import (
+    ActionKind,
+    CorporateAction,
+    HoldingChange,
+    account_change,
+    apply_change,
+    price_in_lieu,
+    team_changes,
+)
+from app.engine.books import AccountBook, TeamBook
+from app.engine.lines import CorporateActionLine, EventKind, TeamEvent
+from app.engine.ports import Broker, Ledger
+
+# The actions with `after` < ex-date <= `through`, in any order.
+ActionFeed = Callable[[date, date], list[CorporateAction]]
+
+
+class CorporateBooks:
+    """Applies the feed's actions once each, at the first minute of their ex-date's session
+    (or of the first session after it, when the run was not trading that day)."""
+
+    def __init__(
+        self,
+        books: dict[str, TeamBook],
+        account: AccountBook,
+        broker: Broker,
+        ledger: Ledger,
+        feed: ActionFeed | None,
+        share_unit: Decimal,
+    ) -> None:
+        self.books = books
+        self.account = account
+        self.broker = broker
+        self.ledger = ledger
+        self.feed = feed
+        self.share_unit = share_unit
+        self.applied: set[str] = set()  # action ids booked (recovery adds what it read)
+
+    def mark_booked(self, action_ids: Iterable[str]) -> None:
+        """Actions the ledgers already hold (recovery): never booked again."""
+        self.applied.update(action_ids)
+
+    def open_session(
+        self, previous: date | None, day: date, moment: datetime, prices: dict[str, Decimal]
+    ) -> list[CorporateAction]:
+        """Book the actions that came due since the `previous` session (a first session:
+        those of its own day); returns them. A split moves the reference price too."""
+        if self.feed is None:
+            return []
+        after = previous if previous is not None else day - timedelta(days=1)
+        due = sorted(self.feed(after, day), key=lambda a: (a.ex_date, a.symbol, a.kind))
+        booked = []
+        for action in due:
+            if action.action_id in self.applied:
+                continue
+            self.applied.add(action.action_id)
+            if self._book(action, moment, prices):
+                booked.append(action)
+        return booked
+
+    def _book(self, action: CorporateAction, moment: datetime, prices: dict[str, Decimal]) -> bool:
+        symbol = action.symbol
+        holdings = {t: b.portfolio.quantity(symbol) for t, b in self.books.items()}
+        held = self.account.portfolio.quantity(symbol)
+        if held == 0 and not any(holdings.values()):
+            return False
+        last = prices.get(symbol) or self.account.portfolio.positions[symbol].avg_cost
+        price = price_in_lieu(action, last)
+        change = account_change(action, held, price, self.share_unit)
+        for team_id, part in team_changes(action, change, holdings, price, self.share_unit).items():
+            self._book_owner(team_id, action, part, moment, price)
+        if held != 0:
+            self._book_owner(None, action, change, moment, price)
+        apply_at_broker = getattr(self.broker, "apply_corporate_action", None)
+        if apply_at_broker is not None:  # a simulated broker; a real one applies it itself
+            apply_at_broker(action, price)
+        if action.kind is ActionKind.SPLIT:
+            prices[symbol] = price
+        return True
+
+    def _book_owner(
+        self,
+        team_id: str | None,
+        action: CorporateAction,
+        change: HoldingChange,
+        moment: datetime,
+        price: Decimal,
+    ) -> None:
+        book = self.account.portfolio if team_id is None else self.books[team_id].portfolio
+        realized = apply_change(book, action, change)
+        self.ledger.write(
+            CorporateActionLine.booked(team_id, moment, action, change, book, price, realized)
+        )
+        if team_id is not None:
+            message = f"{action.describe()}: {_effect(action, change)}"
+            kind = EventKind.CORPORATE_ACTION.value
+            self.ledger.write(TeamEvent.noted(moment, team_id, kind, message))
+
+
+def _effect(action: CorporateAction, change: HoldingChange) -> str:
+    if action.kind is ActionKind.DIVIDEND:
+        verb = "received" if change.cash >= 0 else "paid"
+        return f"{change.quantity_before} shares, {verb} {abs(change.cash)}"
+    lieu = f", cash in lieu {change.cash}" if change.cash else ""
+    return f"{change.quantity_before} shares became {change.quantity_after}{lieu}"
+
+
+@dataclass(slots=True)
+class BrokerMatch:
+    """The account's corporate-action lines against the broker's activities."""
+
+    pending: Decimal = Decimal(0)  # booked at the ex-date, not paid by the broker yet
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def match_broker_activities(
+    lines: Iterable[CorporateActionLine], activities: Iterable[Mapping[str, Any]], since: date
+) -> BrokerMatch:
+    """Each booked action with cash must be a DIV or SPLIT activity of the same symbol and
+    amount on or after its ex-date; until the broker pays, its cash is pending. An activity
+    since `since` (the competition's start) that the books lack is a problem."""
+    match = BrokerMatch()
+    unclaimed = [a for a in activities if str(a.get("date", ""))[:10] >= since.isoformat()]
+    for line in lines:
+        if line.cash == 0 and line.kind is ActionKind.DIVIDEND:
+            continue
+        kind = "DIV" if line.kind is ActionKind.DIVIDEND else "SPLIT"
+        found = next((a for a in unclaimed if _same(a, line, kind)), None)
+        if found is not None:
+            unclaimed.remove(found)
+        elif line.cash:
+            match.pending += line.cash
+            match.notes.append(f"{line.action_id}: {line.cash} booked, not paid by the broker yet")
+    for activity in unclaimed:
+        match.problems.append(
+            f"the broker shows {activity.get('activity_type')} {activity.get('symbol')} "
+            f"{activity.get('net_amount')} on {activity.get('date')}, which the books lack"
+        )
+    return match
+
+
+def _same(activity: Mapping[str, Any], line: CorporateActionLine, kind: str) -> bool:
+    try:
+        amount = Decimal(str(activity.get("net_amount", "")))
+    except ArithmeticError:
+        return False
+    return (
+        activity.get("activity_type") == kind
+        and activity.get("symbol") == line.symbol
+        and str(activity.get("date", ""))[:10] >= line.ex_date.isoformat()
+        and amount == line.cash
+    )

@@ -1,0 +1,122 @@
+"""Corporate actions in a replay (decision 0030): a dividend and a split on held long and
+short positions are booked into every team's book and the account's, sum exactly, agree
+with the simulated broker, and rebuild from the ledgers alone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from app.config.registry import load_registry
+from app.engine.books import AccountBook, TeamBook
+from app.engine.recovery import RecoveryReport, rebuild_books
+from app.ledger.jsonl import read_jsonl
+from app.ledger.reader import read_trades
+from app.market.corporate_file import ActionList, load_actions
+from app.market.replay import ReplayMarket
+from app.runtime.competition import Competition, CompetitionPlan
+from tests.conftest import DAY, REPO, error_lines
+
+ACTIONS = REPO / "tests" / "fixtures" / "corporate_actions" / "march_2026.csv"
+EX_DAY = date(2026, 3, 13)
+CASH = Decimal(100_000)
+
+
+def order(symbol: str, action: str, qty: int) -> dict:
+    return {"symbol": symbol, "action": action, "quantity": qty}
+
+
+SCRIPTS = {
+    # alpha long AAPL 10 and SPY 5; beta short AAPL 4 and SPY 3 (on day one's first minute)
+    "alpha": {"0": [order("AAPL", "buy", 10), order("SPY", "buy", 5)]},
+    "beta": {"0": [order("AAPL", "sell", 4), order("SPY", "sell", 3)]},
+    "gamma": {},  # holds nothing: no line, no note
+}
+
+
+def replay_two_sessions(write_registry, real_bars, tmp_path, feed):
+    teams = {t: ("scripted.py", "ScriptedStrategy", {"script": s}, 100_000)
+             for t, s in SCRIPTS.items()}  # fmt: skip
+    rules = {"rules": {"allow_short": True}}
+    registry = load_registry(write_registry(teams, rules))
+    market = ReplayMarket.load(real_bars, {"AAPL", "SPY"}, DAY, EX_DAY)
+    data = tmp_path / "data"
+    plan = CompetitionPlan(registry, market, data, durability="close", corporate_actions=feed)
+    competition = Competition.open(plan)
+    problems = competition.run(market.minutes())
+    return competition, data, problems
+
+
+def action_lines(data, owner: str) -> list[dict]:
+    path = data / ("account" if owner == "account" else f"team/{owner}") / "trades.jsonl"
+    return [r for r in read_jsonl(path) if "action_id" in r] if path.exists() else []
+
+
+def test_a_dividend_and_a_split_reach_long_and_short_books_and_sum_to_the_account(
+    write_registry, real_bars, tmp_path
+) -> None:
+    feed = ActionList(load_actions(ACTIONS))
+    competition, data, problems = replay_two_sessions(write_registry, real_bars, tmp_path, feed)
+    assert problems == []  # the account equals the sum of the teams and the broker's
+    engine = competition.engine
+    alpha = {r["kind"]: r for r in action_lines(data, "alpha")}
+    beta = {r["kind"]: r for r in action_lines(data, "beta")}
+    account = {r["kind"]: r for r in action_lines(data, "account")}
+    assert action_lines(data, "gamma") == []
+    # Dividend: 0.26 a share, long receives, short pays; the account gets the net 6 shares.
+    assert Decimal(alpha["dividend"]["cash"]) == Decimal("2.60")
+    assert Decimal(beta["dividend"]["cash"]) == Decimal("-1.04")
+    assert Decimal(account["dividend"]["cash"]) == Decimal("1.56")
+    # Split 3 for 2 in whole shares: 5 -> 7 (+ half a share in cash), -3 -> -4 (pays half).
+    assert (alpha["split"]["quantity_before"], alpha["split"]["quantity_after"]) == ("5", "7")
+    assert (beta["split"]["quantity_before"], beta["split"]["quantity_after"]) == ("-3", "-4")
+    assert (account["split"]["quantity_before"], account["split"]["quantity_after"]) == ("2", "3")
+    lieu = Decimal(alpha["split"]["price_in_lieu"])
+    assert Decimal(alpha["split"]["cash"]) == (lieu / 2).quantize(Decimal("0.01"))
+    assert Decimal(alpha["split"]["cash"]) + Decimal(beta["split"]["cash"]) == Decimal(
+        account["split"]["cash"]
+    )
+    # Booked at the ex-date's first minute, before any trade of that session.
+    assert all(r["timestamp"].startswith(f"{EX_DAY}T13:30") for r in alpha.values())
+    # The simulated broker holds what the account book holds.
+    assert engine.broker.positions() == {"AAPL": Decimal(6), "SPY": Decimal(3)}
+    notes = [e for e in error_lines(data / "team" / "beta") if e["kind"] == "corporate_action"]
+    assert len(notes) == 2
+    assert "paid 1.04" in " ".join(n["message"] for n in notes)
+
+
+def test_the_books_rebuilt_from_the_ledgers_equal_the_live_books_after_actions(
+    write_registry, real_bars, tmp_path
+) -> None:
+    feed = ActionList(load_actions(ACTIONS))
+    competition, data, _ = replay_two_sessions(write_registry, real_bars, tmp_path, feed)
+    engine = competition.engine
+    books = {t: TeamBook.opening(t, t, CASH) for t in SCRIPTS}
+    account = AccountBook.opening(CASH * len(SCRIPTS))
+    team_lines = {t: read_trades(data / "team" / t / "trades.jsonl") for t in SCRIPTS}
+    account_lines = read_trades(data / "account" / "trades.jsonl")
+    report = RecoveryReport()
+    booked = rebuild_books(books, account, team_lines, account_lines, report)
+    assert report.problems == []
+    assert booked.actions == {"dividend-AAPL-2026-03-13", "split-SPY-2026-03-13"}
+    for team, book in books.items():
+        assert book.portfolio == engine.books[team].portfolio
+    assert account.portfolio == engine.account.portfolio
+    # ... and every snapshot's cash agrees with the lines before it.
+    for team in SCRIPTS:
+        last = list(read_jsonl(data / "team" / team / "portfolio" / f"{EX_DAY}.jsonl"))[-1]
+        assert Decimal(last["cash"]) == engine.books[team].portfolio.cash
+
+
+def test_an_action_before_the_run_or_on_a_day_it_did_not_reach_is_not_booked(
+    write_registry, real_bars, tmp_path
+) -> None:
+    early = load_actions(ACTIONS)
+    moved = [type(a)(a.symbol, a.kind, a.ex_date + timedelta(days=30), a.amount) for a in early]
+    before = [type(a)(a.symbol, a.kind, DAY - timedelta(days=1), a.amount) for a in early]
+    _, data, problems = replay_two_sessions(
+        write_registry, real_bars, tmp_path, ActionList(moved + before)
+    )
+    assert problems == []
+    assert action_lines(data, "alpha") == []
+    assert action_lines(data, "account") == []
