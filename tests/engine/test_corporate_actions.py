@@ -4,11 +4,14 @@ with the simulated broker, and rebuild from the ledgers alone."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from app.config.registry import load_registry
+from app.domain.corporate import ActionKind
 from app.engine.books import AccountBook, TeamBook
+from app.engine.corporate import match_broker_activities
+from app.engine.lines import CorporateActionLine
 from app.engine.recovery import RecoveryReport, rebuild_books
 from app.ledger.jsonl import read_jsonl
 from app.ledger.reader import read_trades
@@ -120,3 +123,26 @@ def test_an_action_before_the_run_or_on_a_day_it_did_not_reach_is_not_booked(
     assert problems == []
     assert action_lines(data, "alpha") == []
     assert action_lines(data, "account") == []
+
+
+def test_a_dividend_the_broker_has_not_paid_yet_is_pending_not_a_problem() -> None:
+    line = CorporateActionLine(
+        timestamp=datetime(2026, 3, 13, 13, 30, tzinfo=UTC),
+        owner="account",
+        action_id="dividend-AAPL-2026-03-13",
+        kind=ActionKind.DIVIDEND,
+        symbol="AAPL",
+        ex_date=EX_DAY,
+        amount=Decimal("0.26"),
+        quantity_before=Decimal(6),
+        quantity_after=Decimal(6),
+        cash=Decimal("1.56"),
+    )
+    paid = {"activity_type": "DIV", "symbol": "AAPL", "date": "2026-03-20", "net_amount": "1.56"}
+    stray = {"activity_type": "DIV", "symbol": "XOM", "date": "2026-03-20", "net_amount": "9.90"}
+    unpaid = match_broker_activities([line], [], EX_DAY)
+    assert (unpaid.pending, unpaid.problems) == (Decimal("1.56"), [])
+    settled = match_broker_activities([line], [paid], EX_DAY)
+    assert (settled.pending, settled.problems) == (Decimal(0), [])
+    extra = match_broker_activities([line], [paid, stray], EX_DAY)
+    assert extra.problems == ["the broker shows DIV XOM 9.90 on 2026-03-20, which the books lack"]
