@@ -50,6 +50,13 @@ def finish_run(competition: Competition, problems: list[str]) -> int:
     return 1 if problems else 0
 
 
+def report_reading(market: ReplayMarket) -> None:
+    """The one summary of what a replay load understood, then the rows it skipped."""
+    for line in market.reading.lines():
+        console.print(line, markup=False, highlight=False)
+    report_bar_problems(market)
+
+
 def report_bar_problems(market: ReplayMarket) -> None:
     problems = market.problems
     for problem in problems[:MAX_PROBLEMS_SHOWN]:

@@ -13,7 +13,7 @@ from app.cli.output import (
     announce_sandbox,
     console,
     finish_run,
-    report_bar_problems,
+    report_reading,
     run_with_progress,
 )
 from app.cli.tables import leaderboard_table
@@ -22,6 +22,7 @@ from app.config.registry import load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import ReplayClock
 from app.market.replay import ReplayMarket
+from app.market.replay_reading import HOURS, LABELS, ReplayOptions
 from app.market.synthetic import SyntheticMarket
 from app.runtime.competition import build_competition, prepare_data_dir
 
@@ -36,6 +37,7 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     replay.add_argument("--speed", type=positive, help="minutes per second (default: flat out)")
     replay.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_reading_options(replay)
 
     demo = command(commands, "demo", cmd_demo, "the demo competition on a synthetic market, fast")
     demo.add_argument("--minutes", type=int, default=390, help="minutes to play (default 390)")
@@ -45,10 +47,47 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     with_competition(demo, settings, settings.data_dir / "demo")
 
 
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """How to read the input: its hours, the zone of its times, its bar labels, symbols."""
+    group = parser.add_argument_group("reading the input (README: Replay input)")
+    group.add_argument(
+        "--hours",
+        choices=HOURS,
+        help="regular (default): the regular session only; extended: pre-market and after "
+        "hours too (04:00-20:00 New York), seen by the strategies, traded on in the regular "
+        "session only",
+    )
+    group.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="the zone of timestamps written without one: UTC (default), America/New_York, ...",
+    )
+    group.add_argument(
+        "--labels",
+        choices=LABELS,
+        help="a timestamp names its bar's start (default) or its end (Alpha Vantage)",
+    )
+    group.add_argument(
+        "--symbol-suffix",
+        metavar="SUFFIX",
+        help="strip SUFFIX from every symbol, e.g. _1m for AAPL_1m.parquet (default: a "
+        "suffix every symbol shares is stripped with a warning; '' strips nothing)",
+    )
+
+
+def reading_options(args: argparse.Namespace) -> ReplayOptions:
+    return ReplayOptions(
+        hours=args.hours or "regular",
+        tz=args.tz,
+        labels=args.labels,
+        symbol_suffix=args.symbol_suffix,
+    )
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
-    market = ReplayMarket.load(args.bars, args.symbols, args.start, args.end)
-    report_bar_problems(market)
+    market = ReplayMarket.load(args.bars, args.symbols, args.start, args.end, reading_options(args))
+    report_reading(market)
     minutes = market.minutes()
     if not minutes:
         raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")

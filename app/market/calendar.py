@@ -111,6 +111,14 @@ class SessionCalendar:
         starts = range(int(tables.opens[idx]), int(tables.closes[idx]), _MINUTE)
         return [_utc(s) for s in starts]
 
+    def session_bounds(self, day: date) -> tuple[datetime, datetime] | None:
+        """`day`'s regular session as (open, close), tz-aware UTC; None if not a session."""
+        idx = self._index_of_day(day)
+        if idx is None:
+            return None
+        tables = _tables()
+        return _utc(tables.opens[idx]), _utc(tables.closes[idx])
+
     def is_session_minute(self, t: datetime) -> bool:
         """True if `t` is a whole-minute start inside a session."""
         seconds = _epoch(t)
