@@ -6,8 +6,10 @@ A spec is a comma-separated list of items (spaces ignored, empty = no faults)::
 
 Request faults (answered instead of, or around, an Alpaca `/v2/...` request):
 
-- `429:P`           answer 429 with Alpaca's body `{"code": 42910000, "message": "rate
-                    limit exceeded"}` and `X-RateLimit-Limit/Remaining/Reset`; not applied.
+- `429:P[:S]`       answer 429 with Alpaca's body `{"code": 42910000, "message": "rate
+                    limit exceeded"}` and `X-RateLimit-Limit/Remaining/Reset`, and with S a
+                    `Retry-After: S` header (seconds; fractions allowed for tests); not
+                    applied.
 - `500:P`           answer 500 with an Alpaca JSON body; the request is not applied.
 - `502:P`, `503:P`  answer with a gateway's HTML page (not JSON!); not applied.
 - `504:P`           APPLY the request, then answer 504 with a gateway's HTML page: the
@@ -18,8 +20,10 @@ Request faults (answered instead of, or around, an Alpaca `/v2/...` request):
 - `timeout:P[:S]`   APPLY the request, hold the connection S seconds (default 5), then
                     close it without any answer (the client sees a dropped connection,
                     or its own read timeout if shorter).
-- `burstCODE:N`     the next N requests in scope all get CODE (429, 500, 502, 503, 504),
-                    e.g. `burst429:5`; counted from when the spec is set.
+- `burstKIND:N[:A]` the next N requests in scope all get KIND, counted from when the spec
+                    is set: a status (429, 500, 502, 503, 504; `burst429:5:2` with
+                    Retry-After 2), `slow` (A = the delay, required: `burstslow:3:12`) or
+                    `timeout` (A = the hang, default 5).
 
 Order faults (decided once per accepted order, keyed by its client_order_id):
 
@@ -32,7 +36,10 @@ Order faults (decided once per accepted order, keyed by its client_order_id):
 Other items: `seed:N` seeds every draw (default 0). A request fault may end in `@SCOPE`
 to limit it to `all` (default), `trading` (`/v2/...` except market data), `data`
 (`/v2/stocks/...`), `orders` (`/v2/orders...`, any method) or `submit` (POST
-`/v2/orders`). Admin routes (`/_emulator/...`) are never faulted.
+`/v2/orders`); and then in `/HH:MM-HH:MM` to limit it to a window of the emulator's
+clock (UTC, from inclusive, to exclusive: after `advance(n)` from the 13:30 open the
+clock reads 13:30+n), e.g. `500:1@data/13:40-13:45` takes the data feed down for five
+minutes. Admin routes (`/_emulator/...`) are never faulted.
 
 Determinism: the n-th in-scope request's draw for item i is a hash of (seed, i, n); an
 order's draw is a hash of (seed, i, client_order_id). The same spec and the same
@@ -46,12 +53,16 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as clock_time
 from decimal import Decimal
 
 REQUEST_KINDS = {"429", "500", "502", "503", "504", "slow", "timeout"}
 ORDER_KINDS = {"partial", "reject"}
 BURST_CODES = {429, 500, 502, 503, 504}
+BURST_KINDS = {str(code) for code in BURST_CODES} | {"slow", "timeout"}
 SCOPES = {"all", "trading", "data", "orders", "submit"}
 APPLIED_FIRST = {504}  # statuses answered only after the request was applied
 DEFAULT_HANG = 5.0
@@ -59,13 +70,36 @@ DEFAULT_SHARE = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
+class FaultWindow:
+    """When an item applies: the emulator's clock (UTC time of day) in [start, end)."""
+
+    start: clock_time
+    end: clock_time
+
+    def holds(self, now: datetime) -> bool:
+        return self.start <= now.astimezone(UTC).time() < self.end
+
+
+@dataclass(frozen=True, slots=True)
 class FaultRule:
-    """One item of a spec: its kind, probability, optional argument and scope."""
+    """One item of a spec: its kind, probability, optional argument, scope and window."""
 
     kind: str
     probability: float = 0.0
     argument: float | None = None
     scope: str = "all"
+    window: FaultWindow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultBurst:
+    """`burstKIND:N[:A]`: the next `count` requests in scope (and window) all get `kind`."""
+
+    kind: str
+    count: int
+    argument: float | None = None
+    scope: str = "all"
+    window: FaultWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +109,18 @@ class FaultSpec:
     text: str = ""
     rules: tuple[FaultRule, ...] = ()
     seed: int = 0
-    bursts: tuple[tuple[int, int, str], ...] = ()  # (status, count, scope)
+    bursts: tuple[FaultBurst, ...] = ()
 
 
 def parse_faults(text: str | None) -> FaultSpec:
     """Parse a spec; ValueError names the offending item."""
     text = (text or "").replace(" ", "")
     rules: list[FaultRule] = []
-    bursts: list[tuple[int, int, str]] = []
+    bursts: list[FaultBurst] = []
     seed = 0
     for item in filter(None, text.split(",")):
-        body, _, scope = item.partition("@")
+        head, slash, span = item.partition("/")
+        body, _, scope = head.partition("@")
         scope = scope or "all"
         if scope not in SCOPES:
             raise ValueError(
@@ -93,15 +128,13 @@ def parse_faults(text: str | None) -> FaultSpec:
             )
         kind, *args = body.split(":")
         try:
+            window = _window(span) if slash else None
             if kind == "seed":
                 seed = int(_only(args, 1, 1)[0])
             elif kind.startswith("burst"):
-                status = int(kind.removeprefix("burst"))
-                if status not in BURST_CODES:
-                    raise ValueError(f"burst status must be one of {sorted(BURST_CODES)}")
-                bursts.append((status, int(_only(args, 1, 1)[0]), scope))
+                bursts.append(_burst(kind.removeprefix("burst"), args, scope, window))
             else:
-                rules.append(_rule(kind, args, scope))
+                rules.append(_rule(kind, args, scope, window))
         except ValueError as exc:
             raise ValueError(f"fault {item!r}: {exc}") from None
     return FaultSpec(text, tuple(rules), seed, tuple(bursts))
@@ -113,20 +146,50 @@ def _only(args: list[str], lo: int, hi: int) -> list[str]:
     return args
 
 
-def _rule(kind: str, args: list[str], scope: str) -> FaultRule:
+def _window(span: str) -> FaultWindow:
+    """`HH:MM-HH:MM` of the emulator's clock, UTC."""
+    start, _, end = span.partition("-")
+    try:
+        window = FaultWindow(clock_time.fromisoformat(start), clock_time.fromisoformat(end))
+    except ValueError:
+        raise ValueError(f"window {span!r} is not HH:MM-HH:MM") from None
+    if window.start >= window.end:
+        raise ValueError(f"window {span!r} ends before it starts")
+    return window
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("argument must be > 0")
+    return value
+
+
+def _burst(kind: str, args: list[str], scope: str, window: FaultWindow | None) -> FaultBurst:
+    if kind not in BURST_KINDS:
+        raise ValueError(f"burst kind must be one of {sorted(BURST_KINDS)}")
+    args = _only(args, 2, 2) if kind == "slow" else _only(args, 1, 2)
+    if kind not in {"429", "slow", "timeout"} and len(args) > 1:
+        raise ValueError(f"burst{kind} takes no argument")
+    count = int(args[0])
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    argument = _positive(args[1]) if len(args) > 1 else None
+    return FaultBurst(kind, count, argument, scope, window)
+
+
+def _rule(kind: str, args: list[str], scope: str, window: FaultWindow | None = None) -> FaultRule:
     if kind not in REQUEST_KINDS | ORDER_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    wanted = {"slow": (2, 2), "timeout": (1, 2), "partial": (1, 2)}.get(kind, (1, 1))
-    args = _only(args, *wanted)
+    wanted = {"slow": (2, 2), "timeout": (1, 2), "partial": (1, 2), "429": (1, 2)}
+    args = _only(args, *wanted.get(kind, (1, 1)))
     probability = float(args[0])
     if not 0 <= probability <= 1:
         raise ValueError("probability must be in [0, 1]")
-    argument = float(args[1]) if len(args) > 1 else None
-    if argument is not None and argument <= 0:
-        raise ValueError("argument must be > 0")
-    if kind in ORDER_KINDS and scope != "all":
+    argument = _positive(args[1]) if len(args) > 1 else None
+    if kind in ORDER_KINDS and (scope != "all" or window is not None):
         raise ValueError("order faults take no scope")
-    return FaultRule(kind, probability, argument, scope)
+    return FaultRule(kind, probability, argument, scope, window)
 
 
 def draw(seed: int, index: int, key: str | int) -> float:
@@ -153,6 +216,7 @@ class RequestFault:
     status: int | None = None
     apply_first: bool = False
     drop_after: float | None = None  # timeout: apply, wait, close without answering
+    retry_after: float | None = None  # a 429's Retry-After header, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +227,29 @@ class OrderFault:
     reject: bool = False
 
 
+def _answer(kind: str, argument: float | None, delay: float = 0.0) -> RequestFault:
+    """The fault a request-fault kind (a status, `slow` or `timeout`) makes."""
+    if kind == "slow":
+        return RequestFault(delay=delay + (argument or 0.0))
+    if kind == "timeout":
+        return RequestFault(delay=delay, drop_after=DEFAULT_HANG if argument is None else argument)
+    status = int(kind)
+    retry_after = argument if status == 429 else None
+    return RequestFault(delay, status, status in APPLIED_FIRST, retry_after=retry_after)
+
+
 @dataclass
 class FaultInjector:
-    """Holds the current spec and hands out deterministic decisions (thread-safe)."""
+    """Holds the current spec and hands out deterministic decisions (thread-safe).
+
+    `clock` is the emulator's time, which windowed items follow; without one they never
+    apply."""
 
     spec: FaultSpec = field(default_factory=FaultSpec)
     requests: int = 0
     injected: Counter[str] = field(default_factory=Counter)
-    _bursts: list[list] = field(default_factory=list)
+    clock: Callable[[], datetime] | None = None
+    _bursts: list[list] = field(default_factory=list)  # [burst, requests left]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -182,8 +261,15 @@ class FaultInjector:
         with self._lock:
             self.spec = parsed
             self.requests = 0
-            self._bursts = [[status, count, scope] for status, count, scope in parsed.bursts]
+            self._bursts = [[burst, burst.count] for burst in parsed.bursts]
         return parsed
+
+    def _applies(self, item: FaultRule | FaultBurst, scopes: set[str]) -> bool:
+        if item.scope not in scopes:
+            return False
+        if item.window is None:
+            return True
+        return self.clock is not None and item.window.holds(self.clock())
 
     def decide(self, method: str, path: str) -> RequestFault:
         """The fault (possibly none) for the next request."""
@@ -191,27 +277,21 @@ class FaultInjector:
         with self._lock:
             self.requests += 1
             n = self.requests
-            for burst in self._bursts:
-                if burst[1] > 0 and burst[2] in scopes:
-                    burst[1] -= 1
-                    return self._count(
-                        RequestFault(status=burst[0], apply_first=burst[0] in APPLIED_FIRST)
-                    )
+            for entry in self._bursts:
+                burst = entry[0]
+                if entry[1] > 0 and self._applies(burst, scopes):
+                    entry[1] -= 1
+                    return self._count(_answer(burst.kind, burst.argument))
             delay = 0.0
             for index, rule in enumerate(self.spec.rules):
-                if rule.kind in ORDER_KINDS or rule.scope not in scopes:
+                if rule.kind in ORDER_KINDS or not self._applies(rule, scopes):
                     continue
                 if draw(self.spec.seed, index, n) >= rule.probability:
                     continue
                 if rule.kind == "slow":
                     delay += rule.argument or 0.0
-                elif rule.kind == "timeout":
-                    hang = DEFAULT_HANG if rule.argument is None else rule.argument
-                    return self._count(RequestFault(delay=delay, drop_after=hang))
                 else:
-                    status = int(rule.kind)
-                    fault = RequestFault(delay, status, status in APPLIED_FIRST)
-                    return self._count(fault)
+                    return self._count(_answer(rule.kind, rule.argument, delay))
             return self._count(RequestFault(delay=delay))
 
     def _count(self, fault: RequestFault) -> RequestFault:

@@ -114,9 +114,18 @@ class FaultGate:
         elif fault.status is not None:
             if fault.apply_first:
                 await _drain(app, scope, receive)
-            await answer_fault(send, fault.status, headers if fault.status == 429 else {})
+            await answer_fault(send, fault.status, _fault_headers(fault, headers))
         else:
             await app(scope, receive, _with_headers(send, headers))
+
+
+def _fault_headers(fault: RequestFault, headers: dict[str, str]) -> dict[str, str]:
+    """A 429 carries the rate-limit headers, and Retry-After when the fault names one."""
+    if fault.status != 429:
+        return {}
+    if fault.retry_after is None:
+        return headers
+    return {**(headers or rate_headers(200, 0, 60)), "Retry-After": f"{fault.retry_after:g}"}
 
 
 def _with_headers(send: Send, headers: dict[str, str]) -> Send:

@@ -75,7 +75,7 @@ class EmulatorState:
         self.index = BarIndex(market)
         self.clock = EmulatorClock(market.minutes())
         self.assets = build_assets(market.universe, self.config.assets)
-        self.faults = FaultInjector()
+        self.faults = FaultInjector(clock=lambda: self.clock.now)  # windows follow the replay
         self.limiter = RateLimiter(self.config.rate_limit)
         self.lock = threading.RLock()
         self.account_id = str(uuid.uuid5(ACCOUNT_NAMESPACE, self.config.account_number))

@@ -14,7 +14,7 @@ from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 
 from app.broker.emulator import EmulatorServer, parse_faults
-from app.broker.emulator.faults import FaultInjector, FaultRule
+from app.broker.emulator.faults import FaultBurst, FaultInjector, FaultRule
 from app.broker.simulator import FillModel, SimulatedBroker
 from app.domain.models import Order, Side
 from tests.conftest import HEADERS, OPEN, Emu, emulator_state
@@ -49,7 +49,7 @@ def test_the_language_parses_and_refuses_clearly() -> None:
         "burst429:5,503:0.2@data,seed:7"
     )
     assert spec.seed == 7
-    assert spec.bursts == ((429, 5, "all"),)
+    assert spec.bursts == (FaultBurst("429", 5),)
     assert spec.rules[2] == FaultRule("slow", 0.1, 1.5)
     assert spec.rules[-1] == FaultRule("503", 0.2, None, "data")
     assert parse_faults("").rules == ()
@@ -58,7 +58,7 @@ def test_the_language_parses_and_refuses_clearly() -> None:
         ("418:0.1", "unknown kind"),
         ("429:2", "probability"),
         ("slow:0.1", "argument"),
-        ("burst418:3", "burst status"),
+        ("burst418:3", "burst kind"),
         ("429:0.1@nowhere", "unknown scope"),
         ("reject:0.1@data", "no scope"),
     ]:
