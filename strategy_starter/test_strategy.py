@@ -78,6 +78,8 @@ def run(path: Path, class_name: str, minutes: int = 400, params: dict | None = N
         "cash": 100_000.0,
         "positions": {},
         "params": params or {},
+        "bars_missing": False,  # the host could not fetch this minute's bars (never here)
+        "missing_minutes": [],
         "api": None,
     }
     counts = {"minutes": 0, "signals": 0, "buys": 0, "sells": 0}

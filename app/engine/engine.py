@@ -24,6 +24,7 @@ from app.engine.books import AccountBook, TeamBook, check_against_broker
 from app.engine.controls import KillSwitchReader, OrganiserControls, TeamSwitchReader
 from app.engine.corporate import ActionFeed, CorporateBooks
 from app.engine.execution import CrashPoint, Execution, no_crash
+from app.engine.feed import MarketFeed
 from app.engine.leaderboard import assign_ranks
 from app.engine.lines import (
     ACCOUNT_LABEL,
@@ -136,6 +137,7 @@ class Engine:
             books, self.account, broker, ledger, hooks.corporate_actions, config.quantum
         )
         self.signals = TeamSignals(books, runner, history, ledger, config)
+        self.feed = MarketFeed(market, ledger, self._take_bars)
         self._settled_day: date | None = None  # the session already closed inside its tick
         self._recorded_bookings: int | None = None  # execution.bookings at the last record
         self._staged: dict[str, TeamCode] = {}
@@ -173,14 +175,13 @@ class Engine:
             self.corporate.open_session(self.day, day, minute, self.prices)
         self.day, self.last_minute = day, minute
         switch = self.controls.before_bars(as_of)
-        bars = self.market.bars(minute)
-        self._take_bars(bars)
+        bars = self.feed.fetch(minute, as_of)  # {} when missing: not a gap (decision 0028)
         self.broker.on_bars(minute, bars)
         self.execution.handle(self.broker.poll(), as_of)
         if self._staged:
             self._swap_staged(minute, as_of)
         intents, rejected, faults = self.signals.collect(
-            minute, as_of, self.prices, self.execution.working_symbols()
+            minute, as_of, self.prices, self.execution.working_symbols(), self.feed.header()
         )
         if switch is not None:
             open_orders = self.execution.open_orders
@@ -222,7 +223,7 @@ class Engine:
         prices = self.history.last_closes()
         for team_id, code in sorted(self._staged.items()):
             book = self.books[team_id]
-            call = TeamCall(team_id, book.strategy_header(code.params))
+            call = TeamCall(team_id, {**book.strategy_header(code.params), **self.feed.header()})
             outcome = self.runner.swap(team_id, code, (minute, window, prices, call))
             if outcome.ok:
                 book.version, book.enabled, book.consecutive_faults = code.version, True, 0

@@ -16,11 +16,28 @@ from app.domain.models import Bar, Order, OrderEvent
 from app.engine.lines import Line
 
 
+class BarsUnavailableError(Exception):
+    """A market source could not answer for a minute (decision 0028): an error, never a gap.
+
+    The message is the cause, e.g. "HTTP 429 rate limit exceeded (4 attempts in 15.0 s)"."""
+
+
 class MarketData(Protocol):
     universe: list[str]
 
     def bars(self, minute: datetime) -> dict[str, Bar]:
-        """The closed bars of `minute` (its start); symbols without a trade are absent."""
+        """The closed bars of `minute` (its start); symbols without a trade are absent (a
+        real gap). Raises BarsUnavailableError when the source could not be asked, after
+        its own retries within the tick's deadline: the minute is missing, not a gap."""
+        ...
+
+
+class BackfillingMarket(MarketData, Protocol):
+    """A source that can fetch minutes it could not fetch before (decision 0028)."""
+
+    def bars_since(self, first: datetime, minute: datetime) -> dict[datetime, dict[str, Bar]]:
+        """The bars of every minute from `first` to `minute` (both included) in one request,
+        by minute; raises BarsUnavailableError as `bars` does."""
         ...
 
 

@@ -5,6 +5,7 @@ fault counted, and a team that keeps failing disabled."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ class TeamSignals:
         self._config = config
         self._prices: dict[str, Decimal] = {}
         self._working: set[str] = set()
+        self._data: Mapping[str, Any] = {}
 
     def collect(
         self,
@@ -55,9 +57,11 @@ class TeamSignals:
         as_of: datetime,
         prices: dict[str, Decimal],
         working: set[str] = frozenset(),  # type: ignore[assignment]
+        data: Mapping[str, Any] | None = None,
     ) -> tuple[list[Intent], int, int]:
-        """Every enabled team's call for the minute, its signals checked and its lines written."""
-        self._prices, self._working = prices, working
+        """Every enabled team's call for the minute, its signals checked and its lines written;
+        `data` joins every team's header (what is known of the minute's bars, decision 0028)."""
+        self._prices, self._working, self._data = prices, working, data or {}
         results = self._call_teams(minute)
         intents: list[Intent] = []
         rejected = faults = 0
@@ -77,7 +81,10 @@ class TeamSignals:
 
     def _call_teams(self, minute: datetime) -> dict[str, StrategyResult]:
         calls = [
-            TeamCall(b.team_id, b.strategy_header(self._config.params.get(b.team_id, {})))
+            TeamCall(
+                b.team_id,
+                {**b.strategy_header(self._config.params.get(b.team_id, {})), **self._data},
+            )
             for b in self._books.values()
             if b.enabled
         ]

@@ -109,8 +109,10 @@ class UploadPipeline:
                 loaded = runner.load(probe, code)
                 if not loaded.ok:
                     return {"error": f"{loaded.kind}: {loaded.error}"}
+                # The keys of a tick's header, the data ones included (decision 0028).
                 header = {"id": team_id, "name": team_id, "cash": 100_000.0, "positions": {},
-                          "params": code.params}  # fmt: skip
+                          "params": code.params, "bars_missing": False,
+                          "missing_minutes": []}  # fmt: skip
                 result = runner.run_tick(tick, window, prices, [TeamCall(probe, header)])[probe]
             finally:
                 worker = runner.workers.pop(probe, None)

@@ -292,6 +292,8 @@ def test_strategies_see_read_only_windows_with_real_gaps_and_only_their_own_team
         "cash": 5000.0,
         "positions": {},
         "params": {"k": 1},
+        "bars_missing": False,  # a gap is not a missing minute (decision 0028)
+        "missing_minutes": [],
     }
     assert seen[2]["history"] == [10.0, 11.0, 12.0]  # served by the host, no look-ahead
     assert "n" in seen[2]["bad_request"]
