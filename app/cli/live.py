@@ -142,8 +142,8 @@ def _prepare_live(
 ) -> None:
     """The bar history so far (a live market), and recovery when resuming."""
     if args.market == "alpaca":
-        warmed = warm_history(competition, market.backfill, clock.now())
-        console.print(f"bar history: {warmed} minutes of the previous and current session")
+        warmup = warm_history(competition, market.backfill, clock.now())
+        console.print(f"bar history: {warmup.describe()}")
     if args.resume:
         report = competition.recover(broker)
         _print_recovery(report)
