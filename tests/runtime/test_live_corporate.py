@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from alpaca.data.historical.corporate_actions import CorporateActionsClient
@@ -74,19 +75,13 @@ def run_across_the_ex_date(emu: Emu, write_registry, tmp_path, host_knows: bool)
 
 
 def recover_dry(data, broker, registry):
-    plan = CompetitionPlan(registry, broker_market(broker), data, broker, strategies=False)
+    market = SimpleNamespace(universe=["AAPL", "SPY"])  # the books alone read no bars
+    plan = CompetitionPlan(registry, market, data, broker, strategies=False)
     competition = Competition.open(plan)
     try:
         return competition.recover(broker, dry_run=True)
     finally:
         competition.close()
-
-
-def broker_market(broker):
-    class Universe:
-        universe = ["AAPL", "SPY"]
-
-    return Universe()
 
 
 def test_the_books_follow_the_brokers_dividend_and_split_and_reconcile_exactly(
