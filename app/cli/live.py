@@ -29,6 +29,7 @@ from app.runtime.controls import release_kill_switch, throw_kill_switch
 from app.runtime.live import alpaca_components
 from app.runtime.resume import held_problems, record_opening_cash
 from app.runtime.warmup import warm_history
+from app.runtime.write_failure import held_after_write_failure
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -145,6 +146,7 @@ def _prepare_live(
         warmup = warm_history(competition, market.backfill, clock.now())
         console.print(f"bar history: {warmup.describe()}")
     if args.resume:
+        stopped_at = held_after_write_failure(args.data_dir)
         report = competition.recover(broker)
         _print_recovery(report)
         if not report.ok:
@@ -152,6 +154,9 @@ def _prepare_live(
                 "trading is held: the books and the broker disagree (see above); "
                 "fix it, then `arena reconcile --apply`"
             )
+        if stopped_at is not None:
+            console.print(f"hold lifted: after the failed write of {stopped_at}, the books "
+                          "recovered from the ledgers equal the broker")  # fmt: skip
 
 
 def _show(report: Any) -> None:
@@ -214,8 +219,13 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
 
 
 def _refuse_if_held(data_dir: Path) -> None:
+    """A reconciliation's hold refuses; a failed write's is for recovery to lift (0029)."""
     held = held_problems(data_dir)
-    if held:
+    stopped_at = held_after_write_failure(data_dir)
+    if held and stopped_at is not None:
+        console.print(f"trading was stopped by a failed write of {stopped_at}: recovering the "
+                      "books; the hold is lifted if they equal the broker")  # fmt: skip
+    elif held:
         raise ValueError(
             "trading is held until the books match the broker: "
             + "; ".join(held)

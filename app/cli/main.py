@@ -16,9 +16,11 @@ from app.alpaca.clients import LiveConfigError
 from app.cli import data, emulator, live, replay, strategy, teams, views, web
 from app.config.registry import RegistryError
 from app.config.settings import ArenaSettings
+from app.engine.stop import LedgerWriteError
 from app.ledger.jsonl import LedgerCorruptError
 from app.market.replay import ReplayDataError
 from app.runtime.competition import DataDirError
+from app.runtime.write_failure import TradingStoppedError
 from app.strategies.sources import StrategySourceError
 
 GROUPS = (replay, live, views, strategy, emulator, teams, web, data)
@@ -28,6 +30,8 @@ USER_ERRORS = (
     ReplayDataError,
     DataDirError,
     LedgerCorruptError,
+    LedgerWriteError,  # a file the command writes: the path and the cause
+    TradingStoppedError,  # a failed write stopped trading (decision 0029)
     StrategySourceError,
     ValueError,
 )

@@ -74,6 +74,7 @@ class Execution:
         self._quantum = quantum
         self._by_order: dict[str, ActiveBlock] = {}
         self._adopted: dict[str, AdoptedOrder] = {}
+        self._sent: set[str] = set()  # handed to the broker, not final yet
         self.bookings = 0  # fills and crossings booked: a snapshot after them must follow
 
     @property
@@ -84,6 +85,11 @@ class Execution:
         """Symbols with an order of the host's still working at the broker."""
         live = {block.current[0].symbol for block in self._by_order.values() if block.current}
         return live | {adopted.submit.symbol for adopted in self._adopted.values()}
+
+    def working_order_ids(self) -> list[str]:
+        """The host's orders that may be working at the broker: sent (or being sent) and not
+        final, and those an earlier run left open (what a stop after a failed write cancels)."""
+        return sorted(self._sent | set(self._adopted))
 
     def adopt(self, journal: list[JournalLine]) -> list[AdoptedOrder]:
         """After a restart: follow again every order the journal leaves open, as if this
@@ -127,6 +133,8 @@ class Execution:
 
     def handle(self, events: list[OrderEvent], now: datetime) -> None:
         """Apply the broker's fills and status changes, in order."""
+        # Final at the broker once it says so, whether or not booking it succeeds.
+        self._sent.difference_update(e.client_order_id for e in events if e.status.is_final)
         for event in events:
             block = self._by_order.get(event.client_order_id)
             if block is None:
@@ -164,6 +172,7 @@ class Execution:
             return
         self._ledger.sync_journal()  # every order is on disk before any is sent
         self._crash_point("journaled-not-sent")
+        self._sent.update(order.client_order_id for order, _block in orders)
         answers = self._broker.submit_many([order for order, _block in orders])
         self._crash_point("sent-not-recorded")
         for (_order, block), answer in zip(orders, answers, strict=True):
@@ -278,6 +287,7 @@ class Execution:
         assert block.current is not None
         order, _leg = block.current
         self._by_order.pop(order.client_order_id, None)
+        self._sent.discard(order.client_order_id)
         # An outcome is not written ahead (no sync): recovery can always ask the broker.
         filled, notional = block.leg_filled, block.leg_notional
         self._journal_outcome(order.client_order_id, event, filled, notional, now)

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.domain.timefmt import parse_rfc3339
+from app.engine.stop import LedgerWriteError
 from app.ledger import paths
 from app.ledger.jsonl import fsync_dir, read_jsonl
 from app.ledger.paths import ACCOUNT, PORTFOLIO_PARQUET, portfolio_day_path, portfolio_days
@@ -126,7 +127,15 @@ def _merge(tables: list[pa.Table]) -> pa.Table:
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:
-    """Write Parquet to a temporary file beside `target`, fsync, then rename over it."""
+    """Write Parquet to a temporary file beside `target`, fsync, then rename over it; a
+    failure raises LedgerWriteError and leaves `target` as it was."""
+    try:
+        _write_parquet(table, target)
+    except OSError as error:  # pyarrow's I/O errors are OSErrors too
+        raise LedgerWriteError(target, error) from error
+
+
+def _write_parquet(table: pa.Table, target: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -192,7 +201,7 @@ def fold_all(
     for folder in owners:
         try:
             target = fold_portfolio_day(folder, day, money_fields)
-        except (ValueError, OSError, pa.ArrowException) as exc:
+        except (ValueError, OSError, pa.ArrowException, LedgerWriteError) as exc:
             failures[folder] = exc
             continue
         if target is not None:

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from app.domain.timefmt import to_rfc3339
+from app.engine.stop import LedgerWriteError
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,19 @@ def _save_fragment(path: Path, fragment: bytes) -> Path:
 
 
 def repair_torn_tail(path: Path) -> TornLineRepair | None:
-    """Cut a torn last line (no trailing `\\n`) off `path`, saving it first; None if whole."""
+    """Cut a torn last line (no trailing `\\n`) off `path`, saving it first; None if whole.
+
+    A file that cannot be repaired (its folder or itself not writable, the disk full) raises
+    LedgerWriteError.
+    """
     path = Path(path)
+    try:
+        return _repair(path)
+    except OSError as error:
+        raise LedgerWriteError(path, error) from error
+
+
+def _repair(path: Path) -> TornLineRepair | None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -187,6 +199,11 @@ class JsonlAppender:
     Every `append` is one `os.write` on an `O_APPEND` descriptor: nothing is buffered
     in-process, so a process crash never loses an appended line and concurrent readers
     see whole lines. `fsync` is what makes the lines survive a power failure.
+
+    Any failure to open, write, sync or close raises LedgerWriteError (path and cause). A
+    line the disk took only part of (full mid-line) is cut off again at once, so the file
+    ends with its last whole line; should the cut fail too, the torn tail is repaired when
+    the file is next opened, and readers skip it meanwhile.
     """
 
     def __init__(self, path: Path) -> None:
@@ -202,6 +219,12 @@ class JsonlAppender:
         """Open (creating parents and file) after repairing a torn tail; return that repair."""
         if self._fd is not None:
             return None
+        try:
+            return self._open()
+        except OSError as error:
+            raise LedgerWriteError(self.path, error) from error
+
+    def _open(self) -> TornLineRepair | None:
         make_parents(self.path)
         repair = repair_torn_tail(self.path)
         if repair is not None:
@@ -222,19 +245,49 @@ class JsonlAppender:
         if self._fd is None:
             self.open()
         assert self._fd is not None
-        _write_all(self._fd, line)
+        written = 0
+        try:
+            view = memoryview(line)
+            while written < len(view):
+                written += os.write(self._fd, view[written:])
+        except OSError as error:
+            if written:
+                self._cut(written)
+            raise LedgerWriteError(self.path, error) from error
+
+    def _cut(self, written: int) -> None:
+        """Take back the `written` bytes of a line the disk did not take whole."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+        except OSError as error:
+            log.error(
+                "%s: a torn last line (%d bytes) could not be cut (%s); it is cut off when "
+                "the file is next opened",
+                self.path,
+                written,
+                error,
+            )
+        else:
+            log.warning("%s: cut the %d bytes of a line the disk did not take", self.path, written)
 
     def flush(self) -> None:
         """Nothing to do: `append` hands each line to the OS at once (kept for the interface)."""
 
     def fsync(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as error:
+                raise LedgerWriteError(self.path, error) from error
 
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError as error:  # the descriptor is gone either way
+                raise LedgerWriteError(self.path, error) from error
 
     def __enter__(self) -> JsonlAppender:
         return self

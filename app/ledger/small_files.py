@@ -4,26 +4,37 @@ never half; read again only when they changed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from app.engine.stop import LedgerWriteError
+
 T = TypeVar("T")
 
 
 def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write to a temporary file beside `path`, fsync it, and rename it over `path`."""
+    """Write to a temporary file beside `path`, fsync it, and rename it over `path`.
+
+    A failure raises LedgerWriteError and leaves `path` as it was, with no temporary file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise LedgerWriteError(path, error) from error
 
 
 def write_json_atomic(path: Path, body: Any, mode: int = 0o644) -> None:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from app.engine.lines import Channel, LedgerLimit, Line, LineNotWritten
+from app.engine.stop import LedgerWriteError
 from app.ledger.jsonl import JsonlAppender, TornLineRepair, encode_line
 from app.ledger.paths import (
     ACCOUNT,
@@ -72,6 +73,10 @@ class LedgerWriter:
     `journal` call regardless, because it is written ahead of the order it describes.
     At most `max_open` appenders are open at once; the least recently used one is
     fsynced and closed to make room. Not thread-safe: one writer per data directory.
+
+    A write that fails raises LedgerWriteError, and the writer then writes nothing more:
+    every later call raises the same failure, so the ledgers end where it happened and
+    nothing is written out of order (decision 0029). `close` still closes every file.
     """
 
     def __init__(
@@ -97,6 +102,7 @@ class LedgerWriter:
         self._journal: JsonlAppender | None = None
         self._journal_dirty = False
         self._closed = False
+        self.failure: LedgerWriteError | None = None  # the write that stopped this writer
         self._minute: dict[str, _Minute] = {}  # per team, since the last end_tick
         self._warned: set[str] = set()  # teams already reported over TEAM_BYTES_PER_MINUTE
 
@@ -162,20 +168,25 @@ class LedgerWriter:
         the end of the tick before any other file.
         """
         self._check_open()
-        if self._journal is None:
-            self._journal = JsonlAppender(journal_path(self.data_dir))
-            self._note(self._journal.open())
-        self._journal.append(record)
-        if sync:
-            self._journal.fsync()
-        else:
-            self._journal.flush()
+        line = encode_line(record)
+        try:
+            if self._journal is None:
+                journal = JsonlAppender(journal_path(self.data_dir))
+                self._note(journal.open())
+                self._journal = journal
+            self._journal.append_line(line)
+            if sync:
+                self._journal.fsync()
+        except LedgerWriteError as error:
+            self._fail(error)
+        if not sync:
             self._journal_dirty = True
 
     def sync_journal(self) -> None:
         """Make every journal line written so far durable (one fsync for a batch of orders)."""
+        self._check_open()
         if self._journal is not None and self._journal_dirty:
-            self._journal.fsync()
+            self._fsync(self._journal)
             self._journal_dirty = False
 
     # -- tick and lifetime -------------------------------------------------------------
@@ -185,28 +196,37 @@ class LedgerWriter:
 
         This ends a team's minute: what its quota dropped is noted, and the quota starts over.
         """
+        self._check_open()
         self._close_minute()
         if self._journal_dirty and self._journal is not None:
-            self._journal.fsync()  # first: the ledger lines must never outlive their record
+            self._fsync(self._journal)  # first: the ledger lines must never outlive their record
             self._journal_dirty = False
-        for path in sorted(self._dirty):
-            appender = self._open[path]
-            appender.flush()
-            if self.durability == "tick":
-                appender.fsync()
+        if self.durability == "tick":
+            for path in sorted(self._dirty):
+                self._fsync(self._open[path])
         self._dirty.clear()
 
     def close(self) -> None:
-        """Flush, fsync and close every file; the writer cannot be used afterwards."""
+        """Fsync and close every file (the journal first); the writer cannot be used
+        afterwards. Every file is closed whatever fails; a failure here raises
+        LedgerWriteError at the end, unless a failed write stopped the writer before."""
         if self._closed:
             return
-        self._close_minute()
-        for path in list(self._open):
-            self._retire(path)
+        if self.failure is None:
+            self._close_minute()
+        failures: list[LedgerWriteError] = []
         if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+            journal, self._journal = self._journal, None
+            failures += _closed_quietly(journal)
+        for path in list(self._open):
+            failures += _closed_quietly(self._open.pop(path))
+        self._dirty.clear()
         self._closed = True
+        if failures and self.failure is None:
+            self.failure = failures[0]
+            raise failures[0]
+        for failure in failures:
+            log.error("closing the ledgers after a failed write: %s", failure)
 
     @property
     def open_files(self) -> int:
@@ -227,8 +247,24 @@ class LedgerWriter:
     # -- internals ---------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("LedgerWriter is closed")
+        if self._closed or self.failure is not None:
+            self._refuse()
+
+    def _refuse(self) -> NoReturn:
+        if self.failure is not None:
+            raise self.failure.again()  # nothing is written after a failed write
+        raise RuntimeError("LedgerWriter is closed")
+
+    def _fail(self, error: LedgerWriteError) -> NoReturn:
+        """Note the failure that stops this writer, and raise it."""
+        self.failure = error
+        raise error
+
+    def _fsync(self, appender: JsonlAppender) -> None:
+        try:
+            appender.fsync()
+        except LedgerWriteError as error:
+            self._fail(error)
 
     def _path(self, owner: str | None, name: str) -> Path:
         """`owner`'s file `name` ('' for the owner's folder), validated once."""
@@ -284,15 +320,18 @@ class LedgerWriter:
     def _write(self, owner: str | None, path: Path, line: bytes) -> None:
         self._check_open()
         appender = self._open.get(path)
-        if appender is None:
-            while len(self._open) >= self.max_open:
-                self._retire(next(iter(self._open)))
-            appender = JsonlAppender(path)
-            self._note(appender.open())
-            self._open[path] = appender
-        else:
-            self._open.move_to_end(path)
-        appender.append_line(line)
+        try:
+            if appender is None:
+                while len(self._open) >= self.max_open:
+                    self._retire(next(iter(self._open)))
+                appender = JsonlAppender(path)
+                self._note(appender.open())
+                self._open[path] = appender
+            else:
+                self._open.move_to_end(path)
+            appender.append_line(line)
+        except LedgerWriteError as error:
+            self._fail(error)
         self._dirty.add(path)
         if owner is not None:  # on every line's path: one lookup when the minute has begun
             (self._minute.get(owner) or self._team_minute(owner)).written += len(line)
@@ -302,10 +341,21 @@ class LedgerWriter:
         appender = self._open.pop(path, None)
         if appender is None:
             return
-        appender.flush()
-        appender.fsync()
-        appender.close()
         self._dirty.discard(path)
+        failures = _closed_quietly(appender)
+        if failures:
+            self._fail(failures[0])
+
+
+def _closed_quietly(appender: JsonlAppender) -> list[LedgerWriteError]:
+    """Fsync and close one file whatever happens; the failures met."""
+    failures = []
+    for step in (appender.fsync, appender.close):
+        try:
+            step()
+        except LedgerWriteError as error:
+            failures.append(error)
+    return failures
 
 
 def _short(value: Any) -> Any:

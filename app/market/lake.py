@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.domain.models import Bar
+from app.engine.stop import LedgerWriteError
 
 SCHEMA = pa.schema(
     [
@@ -64,7 +65,8 @@ class BarLake:
             self._buffer.setdefault(day, {})[(bar.symbol, int(stamp.timestamp()))] = bar
 
     def flush(self) -> list[Path]:
-        """Write every buffered day as one part; returns the parts written."""
+        """Write every buffered day as one part; returns the parts written. A part that
+        cannot be written raises LedgerWriteError; its bars stay buffered."""
         written = []
         for day in sorted(self._buffer):
             written.append(self._write_part(day, _table(self._buffer[day].values())))
@@ -112,21 +114,29 @@ class BarLake:
     def _write_part(self, day: date, table: pa.Table) -> Path:
         first = pc.min(table["timestamp"]).as_py().astimezone(_NEW_YORK)
         folder = self._day_dir(day)
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{first:%H%M}.parquet"
-        if target.exists():  # same first minute flushed before: merge, never lose bars
-            table = _sorted(pa.concat_tables([pq.read_table(target, schema=SCHEMA), table]))
-        temporary = folder / f".{target.name}.{os.getpid()}.tmp"
         try:
-            with temporary.open("wb") as handle:
-                pq.write_table(table, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-        _fsync_dir(folder)
+            _replace_part(folder, target, table)
+        except OSError as error:  # pyarrow's I/O errors are OSErrors too
+            raise LedgerWriteError(target, error) from error
         return target
+
+
+def _replace_part(folder: Path, target: Path, table: pa.Table) -> None:
+    """Write `table` as `target` atomically (merged into an existing part)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if target.exists():  # same first minute flushed before: merge, never lose bars
+        table = _sorted(pa.concat_tables([pq.read_table(target, schema=SCHEMA), table]))
+    temporary = folder / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        with temporary.open("wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_dir(folder)
 
 
 def _table(bars: Iterable[Bar]) -> pa.Table:

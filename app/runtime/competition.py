@@ -20,7 +20,8 @@ from app.engine.engine import Engine, EngineConfig, EngineHooks, TickReport
 from app.engine.leaderboard import LeaderboardRow, rank_books
 from app.engine.ports import Broker, LoadOutcome, MarketData, StrategyResult, StrategyRunner
 from app.engine.recovery import RecoverableBroker, RecoveryReport
-from app.ledger.fold import fold_all
+from app.engine.stop import LedgerWriteError, stop_trading
+from app.ledger.fold import FoldError, fold_all
 from app.ledger.writer import Durability, LedgerWriter
 from app.market.lake import BarLake
 from app.market.store import BarStore
@@ -28,6 +29,7 @@ from app.runtime.controls import kill_switch_reader, team_switch_reader
 from app.runtime.failpoints import failpoint
 from app.runtime.resume import resume
 from app.runtime.warmup import backfill_session
+from app.runtime.write_failure import TradingStoppedError, stopped
 from app.strategies.history_api import history_api
 from app.strategies.sources import read_strategy_files, version_of
 from app.uploads.inbox import StrategyInbox
@@ -36,6 +38,7 @@ from sandbox.worker.policy import ImportPolicy
 
 log = logging.getLogger(__name__)
 RUN_OUTPUTS = ("team", "account", "orders", "bars")  # what a run writes; strategies/ stays
+STOP_WAIT_SECONDS = 10.0  # after a failed write: how long to wait for the cancels to land
 
 
 class DataDirError(Exception):
@@ -149,9 +152,25 @@ class Competition:
         self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None = None
     ) -> list[str]:
         """Process every minute, finish the books and close; returns book mismatches (none
-        expected). Uploaded versions (data/strategies/) are staged at each tick boundary."""
+        expected). Uploaded versions (data/strategies/) are staged at each tick boundary.
+
+        A failed write (LedgerWriteError, wherever it happens) stops trading: nothing more
+        is written or sent, the working orders are cancelled, a hold is written, and
+        TradingStoppedError carries the one line to show (decision 0029)."""
         if self.inbox is not None:
             self.inbox.start()
+        try:
+            try:
+                problems = self._tick_all(minutes, on_tick)
+            finally:
+                self.close()
+        except LedgerWriteError as failure:
+            raise self._stop_trading(failure) from failure
+        return problems
+
+    def _tick_all(
+        self, minutes: Iterable[datetime], on_tick: Callable[[TickReport], None] | None
+    ) -> list[str]:
         try:
             for minute in minutes:
                 if self.inbox is not None:
@@ -159,12 +178,19 @@ class Competition:
                 report = self.engine.tick(minute)
                 if on_tick is not None:
                     on_tick(report)
-        finally:
-            try:
-                problems = self.engine.finish()
-            finally:
-                self.close()
-        return problems
+        except LedgerWriteError:
+            raise  # nothing more is written: the books end where the ledgers stopped
+        except BaseException:
+            self.engine.finish()  # a stop (Ctrl-C) or an error: the books are still finished
+            raise
+        return self.engine.finish()
+
+    def _stop_trading(self, failure: LedgerWriteError) -> TradingStoppedError:
+        """No new order (the loop is over), the working ones cancelled, the hold written."""
+        log.info("%s: trading stops", failure)  # the caller shows the line (TradingStoppedError)
+        working = self.engine.execution.working_order_ids()
+        outcome = stop_trading(working, self.engine.broker, STOP_WAIT_SECONDS)
+        return stopped(self.data_dir, failure, outcome, live=self.plan.broker is not None)
 
     def close(self) -> None:
         """Stop taking uploads, stop every worker, close the ledgers (flushed and synced)."""
@@ -312,7 +338,13 @@ class _SessionClose:
             backfill_session(self.lake, self.backfill, day)
         self.ledger.end_tick()
         self.lake.flush()
-        fold_all(self.data_dir, day)
+        try:
+            fold_all(self.data_dir, day)
+        except FoldError as error:  # a fold that could not be written is a failed write
+            written = [f for f in error.failures.values() if isinstance(f, LedgerWriteError)]
+            if written:
+                raise written[0] from error
+            raise
         gc.freeze()  # the day's bars and books stay: keep them out of later collections
 
 

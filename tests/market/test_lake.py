@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.domain.models import Bar
+from app.engine.stop import LedgerWriteError
 from app.market import lake as lake_module
 from app.market.lake import SCHEMA, BarLake
 from app.market.synthetic import SyntheticMarket
@@ -160,7 +161,7 @@ def test_a_failed_write_leaves_the_old_part_and_keeps_the_buffer(
 
     monkeypatch.setattr(lake_module.pq, "write_table", half_write)
     lake.add([one("BBB", minute)])
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LedgerWriteError, match="disk full"):
         lake.flush()
     assert digests(tmp_path) == before  # old part intact, no temporary file left
     monkeypatch.undo()
