@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,20 @@ from app.cli.output import (
 )
 from app.cli.tables import leaderboard_table
 from app.cli.web import add_serve_options, serve_if_asked
-from app.config.registry import load_registry
+from app.config.registry import Registry, load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import ReplayClock
-from app.market.replay import ReplayMarket
+from app.market.replay import ReplayMarket, load_replay
 from app.market.replay_reading import HOURS, LABELS, ReplayOptions
 from app.market.synthetic import SyntheticMarket
-from app.runtime.competition import build_competition, prepare_data_dir
+from app.runtime.competition import (
+    CompetitionPlan,
+    DataDirError,
+    build_competition,
+    prepare_data_dir,
+)
+from app.runtime.continuation import earlier_replay, finish_replay, first_day, open_replay
+from app.runtime.replay_record import ReplayRecord, read_record
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -35,7 +43,15 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     replay.add_argument("--end", type=day, help="last session (YYYY-MM-DD)")
     replay.add_argument("--symbols", type=symbols, help="comma-separated subset, e.g. AAPL,MSFT")
     replay.add_argument("--speed", type=positive, help="minutes per second (default: flat out)")
-    replay.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    runs = replay.add_mutually_exclusive_group()
+    runs.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
+    runs.add_argument(
+        "--continue",
+        dest="continue_run",
+        action="store_true",
+        help="append later sessions to the earlier replay in --data-dir (the two parts write "
+        "what one run would)",
+    )
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     add_reading_options(replay)
 
@@ -86,22 +102,52 @@ def reading_options(args: argparse.Namespace) -> ReplayOptions:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
-    market = ReplayMarket.load(args.bars, args.symbols, args.start, args.end, reading_options(args))
+    options, symbols, start, earlier = reading_options(args), args.symbols, args.start, None
+    if args.continue_run:
+        earlier = _earlier_part(args, registry)
+        options, symbols = replace(options, hours=earlier.hours), _set(earlier.symbols)
+        start = first_day(earlier, args.start)
+    data = load_replay(args.bars, symbols, start, args.end, options)
+    market = ReplayMarket(data, earlier.universe if earlier else None)
     report_reading(market)
     minutes = market.minutes()
     if not minutes:
         raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")
-    prepare_data_dir(args.data_dir, args.reset)
-    competition = build_competition(registry, market, args.data_dir, durability="close")
+    record = ReplayRecord.begin(registry, options.hours, symbols, market.universe)
+    if earlier is None:
+        _prepare(args.data_dir, args.reset)
+    plan = CompetitionPlan(registry, market, args.data_dir, durability="close")
+    competition = open_replay(plan, record, minutes[0], earlier)
     announce_sandbox(competition)
-    ticks = ReplayClock(minutes, args.speed).ticks()
-    sessions = len({m.date() for m in minutes})
     console.print(
-        f"Replaying {len(minutes):,} minutes ({sessions} sessions) × {len(market.universe)} "
-        f"symbols for {len(competition.engine.books)} teams into {args.data_dir}"
+        f"Replaying {len(minutes):,} minutes of {len(data.reading.sessions)} session(s) × "
+        f"{len(market.universe)} symbols for {len(competition.engine.books)} teams into "
+        f"{args.data_dir}" + (", after the earlier part" if earlier else "")
     )
+    ticks = ReplayClock(minutes, args.speed).ticks()
     problems = run_with_progress(competition, ticks, len(minutes), args.quiet)
+    finish_replay(competition, record, problems)
     return finish_run(competition, problems)
+
+
+def _prepare(data_dir: Path, reset: bool) -> None:
+    try:
+        prepare_data_dir(data_dir, reset)
+    except DataDirError as error:
+        raise DataDirError(f"{error}; --continue appends later sessions to it") from None
+
+
+def _earlier_part(args: argparse.Namespace, registry: Registry) -> ReplayRecord:
+    """The replay this one continues, if it may: the same registry, and the earlier part's
+    hours and symbols unless said (then they must be the same)."""
+    found = read_record(args.data_dir)
+    hours = args.hours or (found.hours if found else "regular")
+    symbols = args.symbols if args.symbols is not None else _set(found and found.symbols)
+    return earlier_replay(args.data_dir, ReplayRecord.begin(registry, hours, symbols, []))
+
+
+def _set(symbols: list[str] | None) -> set[str] | None:
+    return None if symbols is None else set(symbols)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
