@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.corporate import ActionKind, CorporateAction
+from app.market.corporate_input import InputCorporateAction
 
 
 class CorporateActionsError(ValueError):
@@ -94,3 +95,8 @@ def _amount(fields: Mapping[str, Any]) -> Decimal:
 def _optional_day(value: Any) -> date | None:
     text = "" if value is None else str(value).strip()
     return date.fromisoformat(text) if text else None
+
+
+def from_replay_input(actions: Iterable[InputCorporateAction]) -> list[CorporateAction]:
+    """The actions a replay input's dividend and split columns held."""
+    return [CorporateAction(a.symbol, ActionKind(a.kind), a.ex_date, a.amount) for a in actions]

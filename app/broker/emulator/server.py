@@ -20,6 +20,7 @@ from app.broker.emulator.faults import parse_faults
 from app.broker.emulator.state import EmulatorConfig, EmulatorState
 from app.broker.simulator import FillModel
 from app.domain.corporate import CorporateAction
+from app.market.corporate_file import from_replay_input
 from app.market.replay import ReplayMarket
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -38,6 +39,8 @@ def load_state(
     market = ReplayMarket.load(Path(bars), symbols, start, end)
     if not market.minutes():
         raise ValueError(f"{bars}: no bars between {start or 'the start'} and {end or 'the end'}")
+    if not config.get("corporate_actions"):  # else the input's dividend/split columns
+        config["corporate_actions"] = tuple(from_replay_input(market.corporate_actions))
     return EmulatorState(market, EmulatorConfig(**config))
 
 
