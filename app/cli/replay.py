@@ -31,7 +31,13 @@ from app.runtime.competition import (
     build_competition,
     prepare_data_dir,
 )
-from app.runtime.continuation import earlier_replay, finish_replay, first_day, open_replay
+from app.runtime.continuation import (
+    earlier_replay,
+    finish_replay,
+    first_day,
+    last_session,
+    open_replay,
+)
 from app.runtime.replay_record import ReplayRecord, read_record
 
 
@@ -112,7 +118,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     report_reading(market)
     minutes = market.minutes()
     if not minutes:
-        raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols")
+        after = (
+            f" after the earlier part's last session, {last_session(earlier)}" if earlier else ""
+        )
+        raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols{after}")
     record = ReplayRecord.begin(registry, options.hours, symbols, market.universe)
     if earlier is None:
         _prepare(args.data_dir, args.reset)

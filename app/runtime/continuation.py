@@ -112,19 +112,26 @@ def _check_same_competition(earlier: ReplayRecord, now: ReplayRecord) -> None:
         )
     if now.hours != earlier.hours:
         raise ContinuationError(
-            f"the earlier part replayed --hours {earlier.hours}; continue it with the same"
+            f"the earlier part was replayed with --hours {earlier.hours}; continue it the same way"
         )
     if now.symbols != earlier.symbols:
-        said = "every symbol" if earlier.symbols is None else ",".join(earlier.symbols)
-        raise ContinuationError(
-            f"the earlier part replayed --symbols {said}; continue with the same"
+        said = (
+            "without --symbols"
+            if earlier.symbols is None
+            else f"with --symbols {','.join(earlier.symbols)}"
         )
+        raise ContinuationError(f"the earlier part was replayed {said}; continue it the same way")
+
+
+def last_session(earlier: ReplayRecord) -> date:
+    """The New York date of the earlier part's last minute."""
+    assert earlier.last_minute is not None
+    return earlier.last_minute.astimezone(NEW_YORK).date()
 
 
 def first_day(earlier: ReplayRecord, start: date | None) -> date:
     """The first session a continuation may replay: strictly after the earlier last one."""
-    assert earlier.last_minute is not None
-    last_day = earlier.last_minute.astimezone(NEW_YORK).date()
+    last_day = last_session(earlier)
     if start is not None and start <= last_day:
         raise ContinuationError(
             f"--continue: --start {start} is not after the earlier part, which ended with "
