@@ -20,7 +20,6 @@ from app.engine.controls import KillMode
 from app.engine.corporate import ActionFeed
 from app.engine.ports import MarketData
 from app.market.alpaca_corporate import AlpacaCorporateActions
-from app.market.corporate_file import ActionList, load_actions
 from app.market.relabel import RelabeledMarket
 from app.market.replay import ReplayMarket
 from app.market.synthetic import SyntheticMarket
@@ -45,9 +44,6 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     run.add_argument("--duration", type=int, help="minutes to run (default: until Ctrl-C)")
     run.add_argument("--symbols", type=int, default=8, help="synthetic market size")
     run.add_argument("--reset", action="store_true", help="replace an earlier run's ledgers")
-    run.add_argument(
-        "--actions", type=Path, help="corporate actions file for a replay market (CSV/JSON)"
-    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -121,11 +117,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _corporate_feed(args: argparse.Namespace, market: Any) -> ActionFeed | None:
-    """Alpaca's announcements on the Alpaca market; else the --actions file, if any."""
-    if args.market == "alpaca":
-        client = corporate_actions_client(ArenaSettings())
-        return AlpacaCorporateActions(client, sorted(market.universe))
-    return ActionList(load_actions(args.actions)) if args.actions else None
+    """Alpaca's announcements on the Alpaca market. A wall-clock replay has none: its
+    recorded dates are relabelled to today's, so no ex-date would fall where it belongs."""
+    if args.market != "alpaca":
+        return None
+    client = corporate_actions_client(ArenaSettings())
+    return AlpacaCorporateActions(client, sorted(market.universe))
 
 
 def _asset_limits(registry: Registry, market: Any, broker: Any) -> AssetLimits | None:

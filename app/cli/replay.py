@@ -22,6 +22,7 @@ from app.cli.web import add_serve_options, serve_if_asked
 from app.config.registry import Registry, load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import ReplayClock
+from app.market.corporate_file import ActionList, from_replay_input, load_actions
 from app.market.replay import ReplayMarket, load_replay
 from app.market.replay_reading import HOURS, LABELS, ReplayOptions
 from app.market.synthetic import SyntheticMarket
@@ -59,6 +60,12 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
         "what one run would)",
     )
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--actions",
+        type=Path,
+        help="corporate actions (CSV/JSON: symbol,kind,ex_date,amount), besides the input's "
+        "dividend and split columns",
+    )
     add_reading_options(replay)
 
     demo = command(commands, "demo", cmd_demo, "the demo competition on a synthetic market, fast")
@@ -125,7 +132,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     record = ReplayRecord.begin(registry, options.hours, symbols, market.universe)
     if earlier is None:
         _prepare(args.data_dir, args.reset)
-    plan = CompetitionPlan(registry, market, args.data_dir, durability="close")
+    actions = corporate_actions(market, args.actions)
+    plan = CompetitionPlan(
+        registry, market, args.data_dir, durability="close", corporate_actions=actions
+    )
     competition = open_replay(plan, record, minutes[0], earlier)
     announce_sandbox(competition)
     console.print(
@@ -137,6 +147,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     problems = run_with_progress(competition, ticks, len(minutes), args.quiet)
     finish_replay(competition, record, problems)
     return finish_run(competition, problems)
+
+
+def corporate_actions(market: ReplayMarket, side_file: Path | None) -> ActionList | None:
+    """The input's dividend and split columns and the --actions file, as one feed."""
+    actions = from_replay_input(market.corporate_actions)
+    if side_file is not None:
+        actions += load_actions(side_file)
+        console.print(f"corporate actions: {len(actions)} (input columns and {side_file})")
+    return ActionList(actions) if actions else None
 
 
 def _prepare(data_dir: Path, reset: bool) -> None:
