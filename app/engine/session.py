@@ -35,8 +35,9 @@ class SessionClose:
         """This minute's signals (and limits released in it): no bar follows in the session."""
         for intent in intents:
             message = (
-                f"{_described(intent)} expired: it came in the session's last minute, and no "
-                "bar follows in the session to trade it on"
+                f"{_described(intent)} expired: it came in the session's last minute (or "
+                "outside the regular session), and no bar of the regular session follows "
+                "to trade it on"
             )
             book = self._books[intent.team_id]
             self._ledger.write(

@@ -66,6 +66,10 @@ def test_extended_hours_are_seen_but_traded_in_the_regular_session_only(
     assert "2026-03-12T20:00:00Z" in expired  # 15:59's signals
     assert "2026-03-12T20:01:00Z" in expired  # 16:00's, after hours
     assert "2026-03-12T08:01:00Z" in expired  # 04:00's, pre-market
+    early = [e["message"] for e in events
+             if e["kind"] == "expired" and e["timestamp"] == "2026-03-12T08:01:00Z"]  # fmt: skip
+    assert early
+    assert all("outside the regular session" in m for m in early)
 
 
 def test_a_misread_input_is_refused_naming_the_flags_and_read_with_them(
