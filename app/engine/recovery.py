@@ -103,7 +103,8 @@ def rebuild_books(
                 continue
             book.apply(line.allocation())
             seen.add(line.trade_id)
-            book.version = line.strategy_version or book.version
+            # Not the book's version: that names the code its worker runs (the registry's,
+            # after a restart), so the upload inbox stages the newest upload again.
             report.trades_read += 1
     for line in account_trades:
         if isinstance(line, CorporateActionLine):
