@@ -11,7 +11,7 @@ from app.cli import main
 from app.ledger.jsonl import read_jsonl
 from app.uploads.store import StrategyStore
 
-BUY_SPY = '''
+BUY_SPY = """
 class SpyBuyer:
     def __init__(self, params=None):
         self.calls = 0
@@ -19,7 +19,7 @@ class SpyBuyer:
     def generate_signal(self, team, bars, current_prices):
         self.calls += 1
         return {"symbol": "SPY", "action": "buy", "quantity": 1} if self.calls == 2 else None
-'''
+"""
 
 
 def test_the_uploaded_version_runs_again_after_a_continuation(
