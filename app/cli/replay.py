@@ -151,11 +151,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def corporate_actions(market: ReplayMarket, side_file: Path | None) -> ActionList | None:
     """The input's dividend and split columns and the --actions file, as one feed."""
-    actions = from_replay_input(market.corporate_actions)
-    if side_file is not None:
-        actions += load_actions(side_file)
-        console.print(f"corporate actions: {len(actions)} (input columns and {side_file})")
-    return ActionList(actions) if actions else None
+    columns = from_replay_input(market.corporate_actions)
+    if side_file is None:
+        return ActionList(columns) if columns else None
+    feed = ActionList(columns, load_actions(side_file))
+    console.print(f"corporate actions: {len(feed)} (the input's columns and {side_file})")
+    return feed
 
 
 def _prepare(data_dir: Path, reset: bool) -> None:

@@ -104,22 +104,28 @@ class Portfolio:
         self.realized_pnl += cash
 
     def apply_split(
-        self, symbol: str, ratio: Decimal, quantity_after: Decimal, cash: Decimal
+        self,
+        symbol: str,
+        new_rate: Decimal,
+        old_rate: Decimal,
+        quantity_after: Decimal,
+        cash: Decimal,
     ) -> Decimal | None:
-        """A split to `quantity_after` shares with `cash` in lieu of the rest; the basis
-        stays whole. A fraction paid out realises P&L against its share of the basis; a
-        fraction bought in (the team's part was rounded up) adds what it cost."""
+        """A split (`new_rate` shares for `old_rate`) to `quantity_after` shares with `cash`
+        in lieu of the rest; the basis stays whole. A fraction paid out realises P&L
+        against its share of the basis; a fraction bought in (the team's part was rounded
+        up) adds what it cost."""
         position = self.positions[symbol]
-        exact = position.quantity * ratio
+        scaled = position.quantity * new_rate  # the exact shares after, times old_rate
         self.cash += cash
         if quantity_after == 0:
             realized = cash - position.cost_basis
             del self.positions[symbol]
-        elif abs(quantity_after) >= abs(exact):
+        elif abs(quantity_after * old_rate) >= abs(scaled):
             position.quantity, position.cost_basis = quantity_after, position.cost_basis - cash
             return None
         else:
-            removed = position.cost_basis * (exact - quantity_after) / exact
+            removed = position.cost_basis * (scaled - quantity_after * old_rate) / scaled
             realized = cash - removed
             position.quantity, position.cost_basis = quantity_after, position.cost_basis - removed
         self.realized_pnl += realized

@@ -21,7 +21,7 @@ from app.domain.corporate import (
     team_changes,
 )
 from app.engine.books import AccountBook, TeamBook
-from app.engine.lines import CorporateActionLine, EventKind, TeamEvent
+from app.engine.lines import AccountNote, CorporateActionLine, EventKind, TeamEvent
 from app.engine.ports import Broker, Ledger
 
 # The actions with `after` < ex-date <= `through`, in any order.
@@ -77,19 +77,30 @@ class CorporateBooks:
         held = self.account.portfolio.quantity(symbol)
         if held == 0 and not any(holdings.values()):
             return False
-        last = prices.get(symbol) or self.account.portfolio.positions[symbol].avg_cost
-        price = price_in_lieu(action, last)
+        price = price_in_lieu(action, self._last_price(symbol, prices, moment))
         change = account_change(action, held, price, self.share_unit)
         for team_id, part in team_changes(action, change, holdings, price, self.share_unit).items():
             self._book_owner(team_id, action, part, moment, price)
-        if held != 0:
-            self._book_owner(None, action, change, moment, price)
+        # The account's line comes last, even for teams that net to nothing: recovery
+        # reads it as "booked whole".
+        self._book_owner(None, action, change, moment, price)
         apply_at_broker = getattr(self.broker, "apply_corporate_action", None)
         if apply_at_broker is not None:  # a simulated broker; a real one applies it itself
             apply_at_broker(action, price)
         if action.kind is ActionKind.SPLIT:
             prices[symbol] = price
         return True
+
+    def _last_price(self, symbol: str, prices: Mapping[str, Decimal], moment: datetime) -> Decimal:
+        """The last close; with none known (a restart that could not fetch its history), a
+        holder's average cost, said in the account's events."""
+        if symbol in prices:
+            return prices[symbol]
+        holders = [self.account.portfolio, *(b.portfolio for b in self.books.values())]
+        cost = next(p.positions[symbol].avg_cost for p in holders if symbol in p.positions)
+        message = f"{symbol}: no last price known; the average cost {cost} stands in for it"
+        self.ledger.write(AccountNote(timestamp=moment, kind="corporate_action", message=message))
+        return cost
 
     def _book_owner(
         self,

@@ -157,6 +157,12 @@ class Engine:
         self.last_minute = last_minute
         self.day = session_day(last_minute)
 
+    def remember_prices(self, marks: Mapping[str, Decimal]) -> None:
+        """Reference prices from an earlier run's last snapshots (recovery), for symbols no
+        bar has priced yet: a restart that could not fetch its history still has a price."""
+        for symbol, price in marks.items():
+            self.prices.setdefault(symbol, price)
+
     def stage_version(self, team_id: str, code: TeamCode) -> None:
         """A new version for a team; it is swapped in at the next tick boundary if it passes."""
         if team_id not in self.books:

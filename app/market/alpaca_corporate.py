@@ -66,10 +66,16 @@ class AlpacaCorporateActions:
 def _action(raw: Any) -> CorporateAction | None:
     kind = getattr(raw, "corporate_action_type", "")
     if kind == "cash_dividends":
-        amount, action_kind = Decimal(str(raw.rate)), ActionKind.DIVIDEND
-    elif kind in ("forward_splits", "reverse_splits"):
-        amount = Decimal(str(raw.new_rate)) / Decimal(str(raw.old_rate))
-        action_kind = ActionKind.SPLIT
-    else:
-        return None
-    return CorporateAction(raw.symbol, action_kind, raw.ex_date, amount, raw.payable_date)
+        rate = _decimal(raw.rate)
+        return CorporateAction(raw.symbol, ActionKind.DIVIDEND, raw.ex_date, rate, raw.payable_date)
+    if kind in ("forward_splits", "reverse_splits"):  # new_rate for old_rate, kept exact
+        new, old = _decimal(raw.new_rate), _decimal(raw.old_rate)
+        return CorporateAction(
+            raw.symbol, ActionKind.SPLIT, raw.ex_date, new, raw.payable_date, old
+        )
+    return None
+
+
+def _decimal(value: float) -> Decimal:
+    """A rate as Alpaca writes it (a JSON number): its shortest decimal, no float noise."""
+    return Decimal(repr(float(value))).normalize()

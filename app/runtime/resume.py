@@ -11,6 +11,7 @@ reconciliation finds the books and the broker equal again.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -33,7 +34,7 @@ from app.engine.recovery import (
 from app.ledger.fold import read_portfolio
 from app.ledger.jsonl import repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
-from app.ledger.reader import read_journal, read_trades
+from app.ledger.reader import latest_portfolio, read_journal, read_trades
 from app.ledger.small_files import write_json_atomic
 
 if TYPE_CHECKING:  # the competition calls recovery; recovery only reads its parts
@@ -174,6 +175,17 @@ def restore_curves(competition: Competition) -> None:
         last = stamp if last is None else max(last, stamp)
     if last is not None:
         engine.resume_at(last - ONE_MINUTE)  # snapshots are stamped when the minute closed
+    engine.remember_prices(last_marks(folder for folder, _tracker in owners))
+
+
+def last_marks(folders: Iterable[Path]) -> dict[str, Decimal]:
+    """The price each holding was marked at in its owner's last snapshot."""
+    marks: dict[str, Decimal] = {}
+    for folder in folders:
+        snapshot = latest_portfolio(folder) or {}
+        for symbol, part in (snapshot.get("positions") or {}).items():
+            marks.setdefault(symbol, Decimal(str(part["price"])))
+    return marks
 
 
 def opening_cash_path(data_dir: Path) -> Path:

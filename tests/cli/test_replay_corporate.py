@@ -34,9 +34,9 @@ def test_the_inputs_dividend_and_split_columns_and_a_side_file_are_booked(
     args = ["replay", "--bars", str(YAHOO), "--registry", str(registry), "--data-dir", str(data)]
     assert main([*args, "--quiet", "--actions", str(side)]) == 0
     booked = actions(data, "alpha")
-    assert Decimal(booked["dividend-AAPL-2026-03-13"]["cash"]) == Decimal("2.60")
+    assert Decimal(booked["dividend-AAPL-2026-03-13-0.26"]["cash"]) == Decimal("2.60")
     # Same ex-date: the dividend is paid on the shares held before the split.
-    assert Decimal(booked["dividend-MSFT-2026-03-13"]["cash"]) == Decimal("-1.50")
+    assert Decimal(booked["dividend-MSFT-2026-03-13-0.5"]["cash"]) == Decimal("-1.50")
     split = booked["split-MSFT-2026-03-13"]
     assert (split["quantity_before"], split["quantity_after"]) == ("-3", "-6")
     assert actions(data, "account").keys() == booked.keys()

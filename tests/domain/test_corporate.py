@@ -31,7 +31,8 @@ def dividend(rate: str) -> CorporateAction:
 
 
 def split(ratio: str) -> CorporateAction:
-    return CorporateAction("XOM", ActionKind.SPLIT, EX, Decimal(ratio))
+    new, _, old = ratio.partition(":")
+    return CorporateAction("XOM", ActionKind.SPLIT, EX, Decimal(new), old_rate=Decimal(old or 1))
 
 
 def test_apportion_sums_exactly_and_moves_each_part_at_most_one_unit() -> None:
@@ -48,6 +49,25 @@ def test_a_bad_action_is_refused() -> None:
         split("1")
 
 
+@pytest.mark.parametrize(
+    ("held", "unit", "after", "cash"),
+    [
+        ("3", WHOLE, "1", "0.00"),
+        ("-3", WHOLE, "-1", "0.00"),
+        ("300", WHOLE, "100", "0.00"),
+        ("3", FRACTION, "1", "0.00"),
+        ("4", WHOLE, "1", "100.00"),  # a third of a share at 300.00
+        ("-2", WHOLE, "0", "-200.00"),  # a short of two thirds covered in cash
+    ],
+)
+def test_a_one_for_three_reverse_split_is_exact(held, unit, after, cash) -> None:
+    action = split("1:3")
+    price = price_in_lieu(action, Decimal(100))
+    assert price == Decimal(300)
+    change = account_change(action, Decimal(held), price, unit)
+    assert (str(change.quantity_after), str(change.cash)) == (after, cash)
+
+
 def test_a_reverse_split_pays_the_fraction_at_the_post_split_price() -> None:
     action = split("0.1")
     price = price_in_lieu(action, Decimal("2.5"))
@@ -57,7 +77,7 @@ def test_a_reverse_split_pays_the_fraction_at_the_post_split_price() -> None:
 
 
 quantities = st.lists(st.integers(-400, 400), min_size=1, max_size=6)
-ratios = st.sampled_from(["2", "1.5", "3", "0.5", "0.1", "0.25", "10", "1.25"])
+ratios = st.sampled_from(["2", "1.5", "3", "0.5", "0.1", "0.25", "10", "1.25", "1:3", "2:3", "7:4"])
 rates = st.sampled_from(["0.26", "0.99", "1.2345", "0.01", "3.5"])
 
 
@@ -75,6 +95,11 @@ def test_split_parts_sum_to_the_account_and_every_book_stays_whole(held, ratio, 
     assert sum((p.cash for p in parts.values()), Decimal(0)) == account.cash
     for team, part in parts.items():
         assert part.quantity_after == part.quantity_after.quantize(unit)
+        assert str(part.quantity_after) != "-0"  # no negative zero
+        assert (
+            abs(part.quantity_after * action.old_rate - holdings[team] * action.amount)
+            < (unit * action.old_rate) * 2
+        )  # within a unit or so of its exact share
         book = _holding(holdings[team], Decimal("40.00"))
         before = book.equity({"XOM": Decimal("41.37")})
         apply_change(book, action, part)

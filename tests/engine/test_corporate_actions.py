@@ -7,17 +7,26 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from app.config.registry import load_registry
-from app.domain.corporate import ActionKind
+from app.domain.corporate import ActionKind, CorporateAction
+from app.domain.models import Side
 from app.engine.books import AccountBook, TeamBook
-from app.engine.corporate import match_broker_activities
-from app.engine.lines import CorporateActionLine
+from app.engine.corporate import CorporateBooks, match_broker_activities
+from app.engine.lines import AccountNote, CorporateActionLine
 from app.engine.recovery import RecoveryReport, rebuild_books
 from app.ledger.jsonl import read_jsonl
 from app.ledger.reader import read_trades
-from app.market.corporate_file import ActionList, load_actions
+from app.market.corporate_file import (
+    ActionList,
+    CorporateActionsError,
+    load_actions,
+    split_rates,
+)
 from app.market.replay import ReplayMarket
 from app.runtime.competition import Competition, CompetitionPlan
+from app.runtime.resume import DiscardingLedger
 from tests.conftest import DAY, REPO, error_lines
 
 ACTIONS = REPO / "tests" / "fixtures" / "corporate_actions" / "march_2026.csv"
@@ -101,7 +110,7 @@ def test_the_books_rebuilt_from_the_ledgers_equal_the_live_books_after_actions(
     report = RecoveryReport()
     booked = rebuild_books(books, account, team_lines, account_lines, report)
     assert report.problems == []
-    assert booked.actions == {"dividend-AAPL-2026-03-13", "split-SPY-2026-03-13"}
+    assert booked.actions == {"dividend-AAPL-2026-03-13-0.26", "split-SPY-2026-03-13"}
     for team, book in books.items():
         assert book.portfolio == engine.books[team].portfolio
     assert account.portfolio == engine.account.portfolio
@@ -129,7 +138,7 @@ def test_a_dividend_the_broker_has_not_paid_yet_is_pending_not_a_problem() -> No
     line = CorporateActionLine(
         timestamp=datetime(2026, 3, 13, 13, 30, tzinfo=UTC),
         owner="account",
-        action_id="dividend-AAPL-2026-03-13",
+        action_id="dividend-AAPL-2026-03-13-0.26",
         kind=ActionKind.DIVIDEND,
         symbol="AAPL",
         ex_date=EX_DAY,
@@ -146,3 +155,73 @@ def test_a_dividend_the_broker_has_not_paid_yet_is_pending_not_a_problem() -> No
     assert (settled.pending, settled.problems) == (Decimal(0), [])
     extra = match_broker_activities([line], [paid, stray], EX_DAY)
     assert extra.problems == ["the broker shows DIV XOM 9.90 on 2026-03-20, which the books lack"]
+
+
+def test_an_action_on_teams_that_net_to_nothing_is_booked_whole_and_rebuilds(
+    write_registry, real_bars, tmp_path
+) -> None:
+    # alpha buys 4 AAPL, beta sells 4: crossed inside the host, the account holds none.
+    teams = {"alpha": {"0": order("AAPL", "buy", 4)}, "beta": {"0": order("AAPL", "sell", 4)}}
+    registry = {t: ("scripted.py", "ScriptedStrategy", {"script": s}, 100_000)
+                for t, s in teams.items()}  # fmt: skip
+    registry = load_registry(write_registry(registry, {"rules": {"allow_short": True}}))
+    market = ReplayMarket.load(real_bars, {"AAPL"}, DAY, EX_DAY)
+    data = tmp_path / "data"
+    feed = ActionList(load_actions(ACTIONS))
+    plan = CompetitionPlan(registry, market, data, durability="close", corporate_actions=feed)
+    assert Competition.open(plan).run(market.minutes()) == []
+    (account,) = action_lines(data, "account")
+    assert (account["quantity_before"], account["cash"]) == ("0", "0.00")
+    cash = [Decimal(action_lines(data, t)[0]["cash"]) for t in teams]
+    assert cash == [Decimal("1.04"), Decimal("-1.04")]
+    books = {t: TeamBook.opening(t, t, CASH) for t in teams}
+    report = RecoveryReport()
+    rebuild_books(
+        books,
+        AccountBook.opening(CASH * 2),
+        {t: read_trades(data / "team" / t / "trades.jsonl") for t in teams},
+        read_trades(data / "account" / "trades.jsonl"),
+        report,
+    )
+    assert report.problems == []  # booked whole: nothing held, nothing to finish by hand
+
+
+def test_a_split_with_no_last_price_uses_a_holders_cost_and_says_so() -> None:
+    books = {t: TeamBook.opening(t, t, CASH) for t in ("alpha", "beta")}
+    books["alpha"].portfolio.apply_fill("NVDA", Side.BUY, Decimal(3), Decimal(120))
+    books["beta"].portfolio.apply_fill("NVDA", Side.SELL, Decimal(3), Decimal(120))
+    ledger = DiscardingLedger()
+    split = CorporateAction("NVDA", ActionKind.SPLIT, EX_DAY, Decimal(3), old_rate=Decimal(2))
+    corporate = CorporateBooks(
+        books, AccountBook.opening(CASH * 2), object(), ledger, ActionList([split]), Decimal(1)
+    )
+    moment = datetime(2026, 3, 13, 13, 30, tzinfo=UTC)
+    assert corporate.open_session(DAY, EX_DAY, moment, {}) == [split]
+    notes = [line.message for line in ledger.lines if isinstance(line, AccountNote)]
+    assert notes == ["NVDA: no last price known; the average cost 120 stands in for it"]
+    assert books["alpha"].portfolio.quantity("NVDA") == 4  # 4.5, the half paid at 80
+    assert books["beta"].portfolio.quantity("NVDA") == -4
+    assert books["alpha"].portfolio.cash - CASH + 360 == Decimal("40.00")
+
+
+def test_two_dividends_of_a_day_are_both_paid_and_disagreeing_sources_refused() -> None:
+    regular = CorporateAction("XOM", ActionKind.DIVIDEND, EX_DAY, Decimal("0.99"))
+    special = CorporateAction("XOM", ActionKind.DIVIDEND, EX_DAY, Decimal("2.50"))
+    assert len(ActionList([regular, special])) == 2
+    paid_later = CorporateAction("XOM", ActionKind.DIVIDEND, EX_DAY, Decimal("0.99"), EX_DAY)
+    assert len(ActionList([regular], [paid_later])) == 1  # one action from two sources
+    with pytest.raises(CorporateActionsError, match="conflicting dividends of XOM"):
+        ActionList([regular], [special])
+    halves = CorporateAction("XOM", ActionKind.SPLIT, EX_DAY, Decimal(2))
+    thirds = CorporateAction("XOM", ActionKind.SPLIT, EX_DAY, Decimal(3))
+    with pytest.raises(CorporateActionsError, match="conflicting splits"):
+        ActionList([halves, thirds])
+
+
+@pytest.mark.parametrize(
+    ("text", "rates"),
+    [("2:1", (2, 1)), ("1/3", (1, 3)), ("0.333333", (1, 3)), ("0.1", (Decimal("0.1"), 1)),
+     ("1.5", (Decimal("1.5"), 1)), ("10", (10, 1))],
+)  # fmt: skip
+def test_split_ratios_as_people_write_them_stay_exact(text, rates) -> None:
+    assert split_rates(text) == tuple(Decimal(r) for r in rates)

@@ -89,14 +89,14 @@ def _mirror(
     if change.quantity_after == 0:
         del books.holdings[action.symbol]
         return
-    holding.avg_entry = holding.avg_entry / action.amount
+    holding.avg_entry = holding.avg_entry * action.old_rate / action.amount
     holding.qty = change.quantity_after
 
 
 def _group(action: CorporateAction) -> str:
     if action.kind is ActionKind.DIVIDEND:
         return "cash_dividends"
-    return "forward_splits" if action.amount > 1 else "reverse_splits"
+    return "forward_splits" if action.amount > action.old_rate else "reverse_splits"
 
 
 def _announcement(action: CorporateAction) -> Json:
@@ -112,19 +112,10 @@ def _announcement(action: CorporateAction) -> Json:
     if action.kind is ActionKind.DIVIDEND:
         return {**body, "cusip": "000000000", "rate": float(action.amount), "special": False,
                 "foreign": False}  # fmt: skip
-    new_rate, old_rate = _rates(action.amount)
-    cusips = {"cusip": "000000000"} if action.amount > 1 else {
+    cusips = {"cusip": "000000000"} if action.amount > action.old_rate else {
         "old_cusip": "000000000", "new_cusip": "000000001"}  # fmt: skip
-    return {**body, **cusips, "new_rate": new_rate, "old_rate": old_rate}
-
-
-def _rates(ratio: Decimal) -> tuple[float, float]:
-    """(new, old) as Alpaca states a split: 1.5 is 3 for 2, 0.1 is 1 for 10."""
-    for old in (1, 2, 3, 4, 5, 8, 10, 20, 25, 50, 100, 1000):
-        new = ratio * old
-        if new == new.to_integral_value():
-            return float(new), float(old)
-    return float(ratio), 1.0
+    rates = {"new_rate": float(action.amount), "old_rate": float(action.old_rate)}
+    return {**body, **cusips, **rates}
 
 
 def _activity(action: CorporateAction, change: HoldingChange, session: date, n: int) -> Json:

@@ -139,7 +139,8 @@ class CorporateActionLine(Line):
     kind: ActionKind
     symbol: str
     ex_date: date
-    amount: Decimal
+    amount: Decimal  # a dividend's cash per share; a split's new shares ...
+    old_rate: Decimal = Decimal(1)  # ... for this many old ones
     quantity_before: Decimal
     quantity_after: Decimal
     cash: Decimal
@@ -170,6 +171,7 @@ class CorporateActionLine(Line):
             symbol=action.symbol,
             ex_date=action.ex_date,
             amount=action.amount,
+            old_rate=action.old_rate,
             quantity_before=change.quantity_before,
             quantity_after=change.quantity_after,
             cash=change.cash,
@@ -179,7 +181,9 @@ class CorporateActionLine(Line):
         )
 
     def action(self) -> CorporateAction:
-        return CorporateAction(self.symbol, self.kind, self.ex_date, self.amount)
+        return CorporateAction(
+            self.symbol, self.kind, self.ex_date, self.amount, old_rate=self.old_rate
+        )
 
     def change(self) -> HoldingChange:
         return HoldingChange(self.quantity_before, self.quantity_after, self.cash)

@@ -29,7 +29,7 @@ def test_a_replay_inputs_columns_are_announced_and_read_back_as_actions() -> Non
         assert (split.symbol, split.new_rate, split.old_rate) == ("MSFT", 2.0, 1.0)
         feed = AlpacaCorporateActions(client, ["AAPL", "MSFT"])
         actions = {a.action_id: a.amount for a in feed(date(2026, 3, 12), date(2026, 3, 13))}
-        assert actions == {"dividend-AAPL-2026-03-13": Decimal("0.26"),
+        assert actions == {"dividend-AAPL-2026-03-13-0.26": Decimal("0.26"),
                            "split-MSFT-2026-03-13": Decimal(2)}  # fmt: skip
         assert feed(date(2026, 3, 13), date(2026, 3, 20)) == []  # after < ex-date <= through
 
