@@ -39,7 +39,7 @@ from app.runtime.continuation import (
     last_session,
     open_replay,
 )
-from app.runtime.replay_record import ReplayRecord, read_record
+from app.runtime.replay_record import ReplayRecord, actions_print, read_record
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -129,7 +129,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f" after the earlier part's last session, {last_session(earlier)}" if earlier else ""
         )
         raise ValueError(f"{args.bars}: no bars in the selected sessions and symbols{after}")
-    record = ReplayRecord.begin(registry, options.hours, symbols, market.universe)
+    fingerprint = actions_print(args.actions)
+    record = ReplayRecord.begin(registry, options.hours, symbols, market.universe, fingerprint)
     if earlier is None:
         _prepare(args.data_dir, args.reset)
     actions = corporate_actions(market, args.actions)
@@ -167,12 +168,13 @@ def _prepare(data_dir: Path, reset: bool) -> None:
 
 
 def _earlier_part(args: argparse.Namespace, registry: Registry) -> ReplayRecord:
-    """The replay this one continues, if it may: the same registry, and the earlier part's
-    hours and symbols unless said (then they must be the same)."""
+    """The replay this one continues, if it may: the same registry and --actions file, and
+    the earlier part's hours and symbols unless said (then they must be the same)."""
     found = read_record(args.data_dir)
     hours = args.hours or (found.hours if found else "regular")
     symbols = args.symbols if args.symbols is not None else _set(found and found.symbols)
-    return earlier_replay(args.data_dir, ReplayRecord.begin(registry, hours, symbols, []))
+    now = ReplayRecord.begin(registry, hours, symbols, [], actions_print(args.actions))
+    return earlier_replay(args.data_dir, now)
 
 
 def _set(symbols: list[str] | None) -> set[str] | None:

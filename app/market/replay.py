@@ -13,13 +13,14 @@ header names are matched case-insensitively, any other column is named in a warn
 Timestamps carrying a zone or offset are converted to UTC; naive timestamps are read in
 `ReplayOptions.tz` (UTC unless said). Each labels its bar's start unless `labels="end"`.
 Only the regular session is replayed unless `hours="extended"`; a reading the exchange
-calendar contradicts while another fits is refused, naming the flags
-(`app/market/replay_checks.py`). `start`/`end` select sessions by their New York date,
-both inclusive. What the load understood is `ReplayData.reading`.
+calendar contradicts while another fits is refused, naming the flags, and one the bars do
+not settle is named in a warning (`app/market/replay_fit.py`). `start`/`end` select
+sessions by their New York date, both inclusive. What the load understood is `ReplayData.reading`.
 
 Bad rows never stop a load: each is reported as a `BarProblem` with its file and line
-and skipped (`app/market/replay_rows.py`). A missing required column, an unreadable file,
-a requested symbol that no file holds or a misfitting reading raise `ReplayDataError`.
+and skipped (`app/market/replay_rows.py`). A missing required column, a column read named
+twice, an unreadable file or dividend/split cell, a requested symbol that no file holds
+or a misfitting reading raise `ReplayDataError`.
 """
 
 from __future__ import annotations
@@ -34,11 +35,20 @@ import pandas as pd
 from app.domain.models import Bar
 from app.market.calendar import SessionCalendar
 from app.market.corporate_input import InputCorporateAction
-from app.market.replay_checks import check_fit, select_hours
+from app.market.replay_checks import select_hours
 from app.market.replay_files import SUFFIXES, Naming, directory_sources, read_raw
+from app.market.replay_fit import check_fit
 from app.market.replay_problems import BarProblem, ReplayDataError
 from app.market.replay_reading import ReplayOptions, ReplayReading
-from app.market.replay_rows import NEW_YORK, NUMERIC, OPTIONAL, REQUIRED, FileRows, RowRules
+from app.market.replay_rows import (
+    NEW_YORK,
+    NUMERIC,
+    OPTIONAL,
+    REQUIRED,
+    FileRows,
+    RowRules,
+    reads_column,
+)
 from app.market.replay_rows import clean_file as _clean_file
 
 __all__ = [
@@ -175,19 +185,14 @@ def load_replay(
     wanted = None if symbols is None else ({symbols} if isinstance(symbols, str) else set(symbols))
     rules = RowRules(options, options.zone(), wanted, _bounds(start, end))
     sources, naming = _sources(path, wanted, options)
-    files: list[FileRows] = []
-    problems: list[BarProblem] = []
-    for file, symbol in sources:
-        raw, lines, read_problems = read_raw(file)
-        rows = _clean_file(raw, lines, str(file), symbol, rules)
-        files.append(rows)
-        problems += read_problems + rows.problems
+    files, problems = _read_files(sources, rules)
     seen = set().union(*(rows.held for rows in files))
     if wanted is not None and (missing := wanted - seen):
         raise ReplayDataError(f"{path}: no data for symbol(s) {', '.join(sorted(missing))}")
-    problems.sort(key=lambda p: (p.file, p.line))
     frame = pd.concat([rows.frame for rows in files], ignore_index=True)
-    check_fit(str(path), frame["ts"].to_numpy(np.int64), frame["naive"].to_numpy(bool), options)
+    doubt = check_fit(
+        str(path), frame["ts"].to_numpy(np.int64), frame["naive"].to_numpy(bool), options
+    )
     kept, dropped = select_hours(frame, options.hours)
     naming = naming or files[0].naming
     actions = sorted(
@@ -207,9 +212,23 @@ def load_replay(
         labels=options.labels or "start",
         symbol_suffix=naming.suffix,
         corporate_actions=len(actions),
-        warnings=tuple(_warnings(sources, files, naming)),
+        warnings=(*([doubt] if doubt else []), *_warnings(sources, files, naming)),
     )
     return ReplayData(kept, problems, reading, actions)
+
+
+def _read_files(
+    sources: list[tuple[Path, str | None]], rules: RowRules
+) -> tuple[list[FileRows], list[BarProblem]]:
+    """Each file's clean rows, and every row skipped (by file and line)."""
+    files: list[FileRows] = []
+    problems: list[BarProblem] = []
+    for file, symbol in sources:
+        raw, lines, read_problems = read_raw(file, reads_column)
+        rows = _clean_file(raw, lines, str(file), symbol, rules)
+        files.append(rows)
+        problems += read_problems + rows.problems
+    return files, sorted(problems, key=lambda p: (p.file, p.line))
 
 
 def _sources(

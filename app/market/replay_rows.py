@@ -19,7 +19,7 @@ import pandas as pd
 
 from app.domain.timefmt import to_rfc3339
 from app.market.corporate_input import InputCorporateAction, corporate_columns, read_actions
-from app.market.replay_files import Naming, decide_naming
+from app.market.replay_files import TIMESTAMP_ALIASES, Naming, decide_naming
 from app.market.replay_problems import BarProblem, ReplayDataError
 from app.market.replay_reading import ReplayOptions
 
@@ -74,6 +74,12 @@ class FileRows:
     actions: list[InputCorporateAction]
 
 
+def reads_column(name: str) -> bool:
+    """Is `name` (a lower-cased header) a column a replay reads, or an alias of one?"""
+    known = (*REQUIRED, *OPTIONAL, "symbol", *TIMESTAMP_ALIASES)
+    return name in known or bool(corporate_columns([name]))
+
+
 def clean_file(
     raw: pd.DataFrame, lines: np.ndarray, label: str, symbol: str | None, rules: RowRules
 ) -> FileRows:
@@ -90,13 +96,8 @@ def clean_file(
         stamps[keep],
         naive[keep],
     )
-    corporate = corporate_columns(raw.columns)
-    numbers = {
-        c: _numbers(raw[c], optional=c not in REQUIRED)
-        for c in (*NUMERIC, *corporate)
-        if c in raw.columns
-    }
-    reasons = _row_reasons(raw, symbols, stamps, numbers, tuple(corporate))
+    numbers = {c: _numbers(raw[c], optional=c not in REQUIRED) for c in NUMERIC if c in raw}
+    reasons = _row_reasons(raw, symbols, stamps, numbers)
     _mark_duplicates(reasons, symbols, stamps, lines)
     problems = [BarProblem(label, int(lines[i]), "; ".join(r)) for i, r in sorted(reasons.items())]
     good = np.ones(len(raw), dtype=bool)
@@ -110,11 +111,9 @@ def clean_file(
             **{c: (numbers[c][0] if c in numbers else absent)[good] for c in NUMERIC},
         }
     )
-    actions = []
-    if corporate:
-        cells = {c: (raw[c][good], numbers[c][0][good]) for c in corporate}
-        days = _new_york_days(frame["ts"].to_numpy(np.int64))
-        actions = read_actions(label, corporate, cells, symbols[good], days, lines[good])
+    corporate = corporate_columns(raw.columns)
+    cells = {c: raw[c] for c in corporate}
+    actions = read_actions(label, corporate, cells, symbols, _new_york_days(stamps), lines)
     known = {*REQUIRED, *OPTIONAL, "symbol", *corporate}
     extras = tuple(c for c in raw.columns if c not in known)
     newest = _newest_first(symbols[good], stamps[good])
@@ -179,9 +178,13 @@ def _localize(wall: np.ndarray, zone: ZoneInfo) -> np.ndarray:
     return local.tz_convert("UTC").tz_localize(None).as_unit("us").asi8
 
 
-def _new_york_days(seconds: np.ndarray) -> np.ndarray:
-    moments = pd.to_datetime(seconds, unit="s", utc=True).tz_convert(NEW_YORK)
-    return np.asarray(moments.date, dtype=object)
+def _new_york_days(stamps: np.ndarray) -> np.ndarray:
+    """Each bar's New York date (None where its time cannot be read)."""
+    days = np.full(len(stamps), None, dtype=object)
+    known = stamps != NAT
+    moments = pd.to_datetime(stamps[known], unit="us", utc=True).tz_convert(NEW_YORK)
+    days[known] = np.asarray(moments.date, dtype=object)
+    return days
 
 
 def _newest_first(symbols: np.ndarray, stamps: np.ndarray) -> bool:
@@ -223,7 +226,6 @@ def _row_reasons(
     symbols: np.ndarray,
     stamps: np.ndarray,
     numbers: dict[str, tuple[np.ndarray, np.ndarray]],
-    corporate: tuple[str, ...],
 ) -> dict[int, list[str]]:
     """Every reason to reject each row, keyed by row position."""
 
@@ -244,7 +246,7 @@ def _row_reasons(
         bad = ~unparsable & (np.isinf(values) if col not in REQUIRED else ~np.isfinite(values))
         if col not in OPTIONAL:
             checks.append((bad, lambda i, c=col: f"{c} is not finite ({value[c][i]})"))
-    checks += _value_checks(value, corporate)
+    checks += _value_checks(value)
     reasons: dict[int, list[str]] = {}
     for mask, message in checks:
         for i in np.flatnonzero(mask).tolist():
@@ -252,11 +254,11 @@ def _row_reasons(
     return reasons
 
 
-def _value_checks(value: dict[str, np.ndarray], corporate: tuple[str, ...]) -> list[Check]:
+def _value_checks(value: dict[str, np.ndarray]) -> list[Check]:
     checks: list[Check] = []
     for col in PRICES:
         checks.append((value[col] <= 0, lambda i, c=col: f"non-positive {c} {value[c][i]}"))
-    for col in ("volume", "trade_count", *corporate):
+    for col in ("volume", "trade_count"):
         if col in value:
             checks.append((value[col] < 0, lambda i, c=col: f"negative {c} {value[c][i]}"))
     low, high = value["low"], value["high"]

@@ -60,8 +60,8 @@ class ContinuedBroker(SimulatedBroker):
 
 
 def earlier_replay(data_dir: Path, now: ReplayRecord) -> ReplayRecord:
-    """The earlier part's record, if `now` (the registry, hours and symbols of this part)
-    may continue it; ContinuationError says why not."""
+    """The earlier part's record, if `now` (the registry, hours, symbols and --actions of
+    this part) may continue it; ContinuationError says why not."""
     earlier = read_record(data_dir)
     if earlier is None:
         held = [n for n in RUN_OUTPUTS if (Path(data_dir) / n).exists()]
@@ -121,6 +121,22 @@ def _check_same_competition(earlier: ReplayRecord, now: ReplayRecord) -> None:
             else f"with --symbols {','.join(earlier.symbols)}"
         )
         raise ContinuationError(f"the earlier part was replayed {said}; continue it the same way")
+    if now.actions != earlier.actions:
+        raise ContinuationError(_other_actions(earlier.actions, now.actions))
+
+
+def _other_actions(earlier: str | None, now: str | None) -> str:
+    """Why a continuation with other corporate actions (--actions) is refused."""
+    if earlier is None:
+        return (
+            "the earlier part was replayed without --actions; continue it the same way "
+            "(its corporate actions would not be one run's)"
+        )
+    if now is None:
+        said = "continue it with the same file"
+    else:
+        said = f"this one's content differs ({now}); continue it with the same file"
+    return f"the earlier part was replayed with an --actions file (content {earlier}); {said}"
 
 
 def last_session(earlier: ReplayRecord) -> date:

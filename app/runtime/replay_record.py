@@ -3,8 +3,9 @@
 
 It holds what must not change between the parts (a fingerprint of the competition's
 settings and of each team: name, cash, entry point, params, strategy code; the hours; the
-symbols asked for) and where the run stands (its universe, its last minute, whether it
-finished). It holds nothing of a part itself, so two parts leave the same file as one run.
+symbols asked for; a fingerprint of the `--actions` file's content) and where the run
+stands (its universe, its last minute, whether it finished). It holds nothing of a part
+itself, so two parts leave the same file as one run.
 """
 
 from __future__ import annotations
@@ -31,18 +32,25 @@ class ReplayRecord:
     teams: dict[str, str]  # team id -> fingerprint
     hours: str  # "regular" or "extended"
     symbols: list[str] | None  # the --symbols asked for; None: every symbol of the input
+    actions: str | None  # fingerprint of the --actions file's content; None: no such file
     universe: list[str]
     last_minute: datetime | None = None  # the last minute replayed (a bar's start)
     finished: bool = False  # the run ended normally: its books and folds are complete
 
     @classmethod
     def begin(
-        cls, registry: Registry, hours: str, symbols: set[str] | None, universe: list[str]
+        cls,
+        registry: Registry,
+        hours: str,
+        symbols: set[str] | None,
+        universe: list[str],
+        actions: str | None = None,
     ) -> ReplayRecord:
+        """`actions`: the --actions file's fingerprint (`actions_print`)."""
         settings = registry.competition.model_dump(mode="json", exclude={"name", "uploads"})
         teams = {team.team_id: _team_print(team) for team in registry.enabled_teams}
         wanted = None if symbols is None else sorted(symbols)
-        return cls(_digest(settings), teams, hours, wanted, sorted(universe))
+        return cls(_digest(settings), teams, hours, wanted, actions, sorted(universe))
 
     def finished_at(self, last_minute: datetime | None) -> ReplayRecord:
         return replace(self, last_minute=last_minute, finished=True)
@@ -58,6 +66,8 @@ class ReplayRecord:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ReplayRecord:
+        if "actions" not in body:
+            raise ValueError("it does not say which --actions file the run booked")
         last = body.get("last_minute")
         return cls(**{**body, "last_minute": None if last is None else parse_rfc3339(last)})
 
@@ -78,6 +88,17 @@ def read_record(data_dir: Path) -> ReplayRecord | None:
 
 def write_record(data_dir: Path, record: ReplayRecord) -> None:
     write_json_atomic(record_path(data_dir), record.to_json())
+
+
+def actions_print(path: Path | None) -> str | None:
+    """A fingerprint of an --actions file's content; None without a file."""
+    if path is None:
+        return None
+    try:
+        content = Path(path).read_bytes()
+    except OSError as error:
+        raise ValueError(f"--actions {path}: cannot read: {error.strerror or error}") from None
+    return hashlib.sha256(content).hexdigest()[:16]
 
 
 def _team_print(team: Any) -> str:

@@ -5,7 +5,9 @@ tests/fixtures/replay_inputs/."""
 
 from __future__ import annotations
 
+import re
 import zipfile
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -215,17 +217,6 @@ def test_two_different_dividends_on_one_day_are_an_error(tmp_path: Path) -> None
         load_replay(tmp_path)
 
 
-def test_a_bad_corporate_value_is_a_bad_row(tmp_path: Path) -> None:
-    header = "timestamp,open,high,low,close,volume,dividends"
-    rows = ["2026-03-12T13:30:00Z,1,1,1,1,1,x", "2026-03-12T13:31:00Z,1,1,1,1,1,-1"]
-    (tmp_path / "XOM.csv").write_text("\n".join([header, *rows]) + "\n")
-    data = load_replay(tmp_path)
-    assert [(p.line, p.message) for p in data.problems] == [
-        (2, "unparsable dividends 'x'"),
-        (3, "negative dividends -1.0"),
-    ]
-
-
 # --- shapes that stay refused, each with a clear word ---------------------------------
 
 
@@ -282,3 +273,166 @@ def test_session_bounds_follow_the_calendar_early_closes_included() -> None:
         datetime(2025, 11, 28, 14, 30, tzinfo=UTC),
         datetime(2025, 11, 28, 18, 0, tzinfo=UTC),
     )
+
+
+# --- an outside audit's findings (decision 0026) ----------------------------------------
+
+
+def _bars_file(path: Path, rows: list[str], header: str = "timestamp,open,high,low,close,volume"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_new_york_all_hours_bars_with_sparse_edges_are_refused_naming_tz() -> None:
+    # First bar 04:05, last 19:57: no day starts or ends on an edge under either zone, but
+    # only New York time puts the busy regular session at 09:30-16:00.
+    source = INPUTS / "new_york_all_hours_sparse"
+    with pytest.raises(ReplayDataError) as caught:
+        load_replay(source)
+    message = str(caught.value)
+    assert "--tz America/New_York" in message
+    assert "--labels" not in message
+    assert "\n" not in message
+    options = ReplayOptions(tz="America/New_York")
+    data = load_replay(source, options=options)
+    assert (data.minutes[0], data.minutes[-1]) == (ny(12, 9, 30), ny(13, 15, 55))
+    assert data.reading.warnings == ()
+    extended = load_replay(source, options=replace(options, hours="extended"))
+    assert (extended.minutes[0], extended.minutes[-1]) == (ny(12, 4, 5), ny(13, 19, 57))
+
+
+def test_the_same_sparse_bars_in_utc_read_as_utc_without_a_word(tmp_path: Path) -> None:
+    lines = (INPUTS / "new_york_all_hours_sparse" / "SPY.csv").read_text().splitlines()
+    rows = []
+    for line in lines[1:]:
+        stamp, rest = line.split(",", 1)
+        moment = datetime.fromisoformat(stamp) + NEW_YORK_OFFSET
+        rows.append(f"{moment:%Y-%m-%d %H:%M:%S},{rest}")
+    data = load_replay(_bars_file(tmp_path / "SPY.csv", rows).parent)
+    assert data.minutes[0] == ny(12, 9, 30)
+    assert data.reading.warnings == ()
+
+
+def test_bars_that_fit_either_zone_are_read_as_given_with_a_warning(tmp_path: Path) -> None:
+    start = datetime(2026, 3, 12)
+    stamps = [start + timedelta(minutes=10 * k) for k in range(144)]  # round the clock
+    _bars_file(tmp_path / "BTC.csv", [f"{t:%Y-%m-%d %H:%M:%S},10,11,9,10,1" for t in stamps])
+    data = load_replay(tmp_path)
+    assert data.reading.zone == "UTC"
+    [warning] = data.reading.warnings
+    assert "--tz UTC" in warning
+    assert "--tz America/New_York" in warning
+    told = load_replay(tmp_path, options=ReplayOptions(tz="UTC", labels="start"))
+    assert told.reading.warnings == ()
+
+
+def test_bars_that_fit_another_reading_but_not_clearly_are_read_as_given_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    rows = []
+    for day in (12, 13, 16):  # pre-market bars only: no reading makes their session busy
+        rows += [
+            f"2026-03-{day}T{9 + k // 6:02d}:{k % 6 * 10:02d}:00Z,10,11,9,10,1" for k in range(18)
+        ]
+    ends = [datetime(2026, 3, 17, 13, 31, tzinfo=UTC) + timedelta(minutes=k) for k in range(390)]
+    rows += [f"{t:%Y-%m-%dT%H:%M:%SZ},10,11,9,10,1" for t in ends]  # one session, 09:31-16:00
+    data = load_replay(_bars_file(tmp_path / "SPY.csv", rows).parent)
+    assert data.reading.labels == "start"
+    [warning] = data.reading.warnings
+    assert "better as each labelling its bar's end" in warning
+    assert "--labels start or --labels end" in warning
+    assert "--tz" not in warning
+
+
+@pytest.mark.parametrize(
+    ("name", "named"), [("volume_twice.csv", "volume (volume, Volume)"),
+                        ("close_twice.csv", "close (close, Close)")],
+)  # fmt: skip
+def test_a_column_named_twice_is_an_error_naming_it(name: str, named: str) -> None:
+    with pytest.raises(ReplayDataError) as caught:
+        load_replay(INPUTS / "duplicate_columns" / name)
+    assert f"{name}: " in str(caught.value)
+    assert named in str(caught.value)
+
+
+def test_a_parquet_column_named_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    columns = {"timestamp": pa.array([ny(12, 9, 30)], pa.timestamp("s", tz="UTC"))}
+    columns |= {c: [10.0] for c in ("open", "high", "low", "close", "volume", "Volume")}
+    pq.write_table(pa.table(columns), tmp_path / "SPY.parquet")
+    with pytest.raises(ReplayDataError, match=r"SPY\.parquet: .*volume \(volume, Volume\)"):
+        load_replay(tmp_path)
+
+
+def test_an_unused_column_named_twice_is_only_named_as_unused(tmp_path: Path) -> None:
+    header = "timestamp,open,high,low,close,volume,note,Note,,"
+    _bars_file(tmp_path / "SPY.csv", ["2026-03-12T13:30:00Z,1,1,1,1,1,a,b,,"], header)
+    data = load_replay(tmp_path)
+    assert len(data.minutes) == 1
+    assert any("column(s) not used: note" in w for w in data.reading.warnings)
+
+
+def test_symbols_that_look_suffixed_are_named_in_a_warning() -> None:
+    data = load_replay(INPUTS / "mixed_suffixes")
+    assert data.universe == ["AAPL_1m", "IWM", "QQQ_1min", "SPY_1m"]
+    [warning] = data.reading.warnings
+    assert "AAPL_1m, QQQ_1min, SPY_1m" in warning
+    assert "--symbol-suffix" in warning
+    kept = load_replay(INPUTS / "mixed_suffixes", options=ReplayOptions(symbol_suffix=""))
+    assert kept.reading.warnings == ()
+
+
+def test_a_long_files_symbols_that_look_suffixed_are_named_too(tmp_path: Path) -> None:
+    rows = ["AAPL_1m,2026-03-12T13:30:00Z,1,1,1,1,1", "SPY,2026-03-12T13:30:00Z,1,1,1,1,1"]
+    path = _bars_file(tmp_path / "long.csv", rows, "symbol,timestamp,open,high,low,close,volume")
+    [warning] = load_replay(path).reading.warnings
+    assert "AAPL_1m" in warning
+    assert "--symbol-suffix" in warning
+
+
+def test_split_ratios_are_read_as_new_shares_for_old() -> None:
+    data = load_replay(INPUTS / "split_ratios")
+    assert data.corporate_actions == [
+        InputCorporateAction("XOM", date(2026, 3, 12), "split", Decimal(3), Decimal(2)),
+        InputCorporateAction("XOM", date(2026, 3, 13), "dividend", Decimal("0.25")),
+        InputCorporateAction("XOM", date(2026, 3, 13), "split", Decimal(1), Decimal(10)),
+    ]
+    assert data.problems == []
+    assert len(data.minutes) == 4
+
+
+def test_a_garbage_dividend_cell_is_an_error_naming_file_and_line() -> None:
+    with pytest.raises(ReplayDataError, match=r"SPY\.csv:3: .*'0\.24 USD'"):
+        load_replay(INPUTS / "dividend_garbage")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell"),
+    [("dividends", "abc"), ("dividends", "-1"), ("dividends", "2:1"), ("dividends", "inf"),
+     ("stock splits", "2:x"), ("stock splits", "-2"), ("stock splits", "2:0"),
+     ("split_coefficient", "1:2:3")],
+)  # fmt: skip
+def test_a_corporate_cell_that_cannot_be_read_is_an_error(
+    tmp_path: Path, column: str, cell: str
+) -> None:
+    header = f"timestamp,open,high,low,close,volume,{column}"
+    rows = ["2026-03-12T13:30:00Z,1,1,1,1,1,0", f"2026-03-12T13:31:00Z,1,1,1,1,1,{cell}"]
+    _bars_file(tmp_path / "XOM.csv", rows, header)
+    with pytest.raises(ReplayDataError, match=rf"XOM\.csv:3: .*{re.escape(repr(cell))}"):
+        load_replay(tmp_path)
+
+
+def test_an_action_on_a_bad_bar_is_kept_and_one_without_a_time_is_an_error(
+    tmp_path: Path,
+) -> None:
+    header = "timestamp,open,high,low,close,volume,dividends"
+    rows = ["2026-03-12T13:30:00Z,1,1,1,1,1,0", "2026-03-12T13:31:00Z,1,0.5,2,1,1,0.5"]
+    _bars_file(tmp_path / "XOM.csv", rows, header)
+    data = load_replay(tmp_path)
+    assert [p.line for p in data.problems] == [3]  # high < low: the bar is skipped
+    assert data.corporate_actions == [
+        InputCorporateAction("XOM", date(2026, 3, 12), "dividend", Decimal("0.5"))
+    ]
+    _bars_file(tmp_path / "XOM.csv", [*rows, "yesterday,1,1,1,1,1,0.5"], header)
+    with pytest.raises(ReplayDataError, match=r"XOM\.csv:4: .*timestamp"):
+        load_replay(tmp_path)
