@@ -338,6 +338,10 @@ class AlpacaBroker:
                 not_fractionable.add(symbol)
         return frozenset(not_shortable), frozenset(not_fractionable)
 
+    def clock_time(self) -> datetime:
+        """The broker's time now (its clock, not this host's)."""
+        return self._patient(self.client.get_clock).timestamp.astimezone(UTC)
+
     def corporate_activities(self) -> list[dict[str, Any]]:
         """The account's dividend and split activities, newest first. alpaca-py has no call
         for account activities: its client's generic GET reaches the endpoint."""

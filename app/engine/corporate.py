@@ -20,17 +20,31 @@ from app.domain.corporate import (
     price_in_lieu,
     team_changes,
 )
+from app.domain.models import Intent, Rejection
+from app.domain.portfolio import Portfolio
 from app.engine.books import AccountBook, TeamBook
-from app.engine.lines import AccountNote, CorporateActionLine, EventKind, TeamEvent
-from app.engine.ports import Broker, Ledger
+from app.engine.lines import (
+    ACCOUNT_LABEL,
+    AccountNote,
+    ActionJournalLine,
+    ActionPart,
+    CorporateActionLine,
+    EventKind,
+    SignalRefused,
+    TeamEvent,
+)
+from app.engine.ports import Broker, CorporateActionsUnavailableError, Ledger
 
 # The actions with `after` < ex-date <= `through`, in any order.
 ActionFeed = Callable[[date, date], list[CorporateAction]]
+WAITING = "corporate_actions_waiting"
 
 
 class CorporateBooks:
     """Applies the feed's actions once each, at the first minute of their ex-date's session
-    (or of the first session after it, when the run was not trading that day)."""
+    (or of the first session after it, when the run was not trading that day). When the
+    feed cannot be read, every signal is refused until it can (the holdings then are
+    still the open's, so the actions book exactly), and it is asked again each tick."""
 
     def __init__(
         self,
@@ -48,6 +62,8 @@ class CorporateBooks:
         self.feed = feed
         self.share_unit = share_unit
         self.applied: set[str] = set()  # action ids booked (recovery adds what it read)
+        self.waiting: tuple[date, date, str] | None = None  # unread (after, through, cause)
+        self.account_lines: list[CorporateActionLine] = []  # booked by this run
 
     def mark_booked(self, action_ids: Iterable[str]) -> None:
         """Actions the ledgers already hold (recovery): never booked again."""
@@ -61,9 +77,52 @@ class CorporateBooks:
         if self.feed is None:
             return []
         after = previous if previous is not None else day - timedelta(days=1)
-        due = sorted(self.feed(after, day), key=lambda a: (a.ex_date, a.symbol, a.kind))
+        if self.waiting is not None:  # still unread from an earlier session
+            after = min(after, self.waiting[0])
+        return self._read_and_book(after, day, moment, prices)
+
+    def retry(self, moment: datetime, prices: dict[str, Decimal]) -> list[CorporateAction]:
+        """While the announcements are unread: ask again (each tick)."""
+        if self.waiting is None:
+            return []
+        after, through, _cause = self.waiting
+        return self._read_and_book(after, through, moment, prices)
+
+    def hold_signals(self, intents: list[Intent], as_of: datetime) -> tuple[list[Intent], int]:
+        """While the announcements are unread, every signal is refused with the reason."""
+        if self.waiting is None or not intents:
+            return intents, 0
+        reason = (
+            "trading waits for today's corporate actions: the announcements could not be "
+            f"read ({self.waiting[2]}); it resumes at the first minute they can"
+        )
+        for intent in intents:
+            rejection = Rejection(intent.team_id, intent.signal_index, reason)
+            version = self.books[intent.team_id].version
+            self.ledger.write(SignalRefused.refused(as_of, rejection, version))
+        return [], len(intents)
+
+    def _read_and_book(
+        self, after: date, through: date, moment: datetime, prices: dict[str, Decimal]
+    ) -> list[CorporateAction]:
+        assert self.feed is not None
+        try:
+            actions = self.feed(after, through)
+        except CorporateActionsUnavailableError as error:
+            if self.waiting is None:
+                message = (
+                    f"corporate actions {after}..{through} could not be read ({error}): "
+                    "every signal is refused until they can be"
+                )
+                self.ledger.write(AccountNote(timestamp=moment, kind=WAITING, message=message))
+            self.waiting = (after, through, str(error))
+            return []
+        if self.waiting is not None:
+            note = f"corporate actions {after}..{through} read: trading resumes"
+            self.ledger.write(AccountNote(timestamp=moment, kind=WAITING, message=note))
+            self.waiting = None
         booked = []
-        for action in due:
+        for action in sorted(actions, key=lambda a: (a.ex_date, a.symbol, a.kind)):
             if action.action_id in self.applied:
                 continue
             self.applied.add(action.action_id)
@@ -72,6 +131,8 @@ class CorporateBooks:
         return booked
 
     def _book(self, action: CorporateAction, moment: datetime, prices: dict[str, Decimal]) -> bool:
+        """Journal every owner's change (fsynced), then book them: the teams', the
+        account's last (even when the teams net to nothing), then a simulated broker's."""
         symbol = action.symbol
         holdings = {t: b.portfolio.quantity(symbol) for t, b in self.books.items()}
         held = self.account.portfolio.quantity(symbol)
@@ -79,11 +140,16 @@ class CorporateBooks:
             return False
         price = price_in_lieu(action, self._last_price(symbol, prices, moment))
         change = account_change(action, held, price, self.share_unit)
-        for team_id, part in team_changes(action, change, holdings, price, self.share_unit).items():
-            self._book_owner(team_id, action, part, moment, price)
-        # The account's line comes last, even for teams that net to nothing: recovery
-        # reads it as "booked whole".
-        self._book_owner(None, action, change, moment, price)
+        parts = team_changes(action, change, holdings, price, self.share_unit)
+        journal = journal_line(moment, action, price, {**parts, ACCOUNT_LABEL: change})
+        self.ledger.write(journal, sync=True)
+        for team_id, part in parts.items():
+            book_action(self.books[team_id].portfolio, team_id, self.ledger, journal, part)
+            message = f"{action.describe()}: {_effect(action, part)}"
+            kind = EventKind.CORPORATE_ACTION.value
+            self.ledger.write(TeamEvent.noted(moment, team_id, kind, message))
+        line = book_action(self.account.portfolio, None, self.ledger, journal, change)
+        self.account_lines.append(line)
         apply_at_broker = getattr(self.broker, "apply_corporate_action", None)
         if apply_at_broker is not None:  # a simulated broker; a real one applies it itself
             apply_at_broker(action, price)
@@ -102,23 +168,46 @@ class CorporateBooks:
         self.ledger.write(AccountNote(timestamp=moment, kind="corporate_action", message=message))
         return cost
 
-    def _book_owner(
-        self,
-        team_id: str | None,
-        action: CorporateAction,
-        change: HoldingChange,
-        moment: datetime,
-        price: Decimal,
-    ) -> None:
-        book = self.account.portfolio if team_id is None else self.books[team_id].portfolio
-        realized = apply_change(book, action, change)
-        self.ledger.write(
-            CorporateActionLine.booked(team_id, moment, action, change, book, price, realized)
-        )
-        if team_id is not None:
-            message = f"{action.describe()}: {_effect(action, change)}"
-            kind = EventKind.CORPORATE_ACTION.value
-            self.ledger.write(TeamEvent.noted(moment, team_id, kind, message))
+
+def journal_line(
+    moment: datetime,
+    action: CorporateAction,
+    price: Decimal,
+    changes: Mapping[str, HoldingChange],
+) -> ActionJournalLine:
+    """The write-ahead record of an action: each owner's change (`account` included)."""
+    parts = [
+        ActionPart(owner=owner, quantity_before=c.quantity_before,
+                   quantity_after=c.quantity_after, cash=c.cash)
+        for owner, c in changes.items()
+    ]  # fmt: skip
+    return ActionJournalLine(
+        timestamp=moment,
+        action_id=action.action_id,
+        kind=action.kind,
+        symbol=action.symbol,
+        ex_date=action.ex_date,
+        amount=action.amount,
+        old_rate=action.old_rate,
+        price_in_lieu=price if action.kind is ActionKind.SPLIT else None,
+        parts=parts,
+    )
+
+
+def book_action(
+    book: Portfolio,
+    team_id: str | None,
+    ledger: Ledger,
+    journal: ActionJournalLine,
+    change: HoldingChange,
+) -> CorporateActionLine:
+    """One owner's change into its book, with its line: live, or redone by recovery."""
+    action = journal.action()
+    realized = apply_change(book, action, change)
+    moment, price = journal.timestamp, journal.price_in_lieu
+    line = CorporateActionLine.booked(team_id, moment, action, change, book, price, realized)
+    ledger.write(line)
+    return line
 
 
 def _effect(action: CorporateAction, change: HoldingChange) -> str:

@@ -179,6 +179,8 @@ class Engine:
             self.end_day()
         if day != self.day:  # a session opens: what came due overnight is booked first
             self.corporate.open_session(self.day, day, minute, self.prices)
+        else:
+            self.corporate.retry(minute, self.prices)  # while the announcements are unread
         self.day, self.last_minute = day, minute
         switch = self.controls.before_bars(as_of)
         bars = self.feed.fetch(minute, as_of)  # {} when missing: not a gap (decision 0028)
@@ -193,6 +195,8 @@ class Engine:
             open_orders = self.execution.open_orders
             intents, refused = self.controls.halt(switch, intents, open_orders, as_of)
             rejected += refused
+        intents, waiting = self.corporate.hold_signals(intents, as_of)
+        rejected += waiting
         closing = self._is_session_close(minute)
         if closing:
             self.session.expire_signals(intents, as_of)

@@ -22,6 +22,13 @@ class BarsUnavailableError(Exception):
     The message is the cause, e.g. "HTTP 429 rate limit exceeded (4 attempts in 15.0 s)"."""
 
 
+class CorporateActionsUnavailableError(Exception):
+    """The corporate-action announcements could not be read (decision 0030): trading waits
+    for them, since a dividend or split missed at the open cannot be booked exactly later.
+
+    The message is the cause."""
+
+
 class MarketData(Protocol):
     universe: list[str]
 

@@ -22,9 +22,12 @@ from app.domain.corporate import apply_change
 from app.domain.models import Order, OrderEvent
 from app.engine.booking import book_allocation, book_fill
 from app.engine.books import AccountBook, TeamBook
+from app.engine.corporate import book_action
 from app.engine.execution import Execution
 from app.engine.lines import (
+    ACCOUNT_LABEL,
     AccountTradeLine,
+    ActionJournalLine,
     AllocationsLine,
     CorporateActionLine,
     JournalLine,
@@ -77,7 +80,14 @@ class _Booked:
 
     trade_ids: dict[str, set[str]] = field(default_factory=dict)  # per team
     executions: set[str] = field(default_factory=set)  # the account's broker fills
-    actions: set[str] = field(default_factory=set)  # corporate actions the account booked
+    # corporate actions by id: the owners whose line is in the ledgers ("account" too)
+    action_owners: dict[str, set[str]] = field(default_factory=dict)
+    account_actions: list[CorporateActionLine] = field(default_factory=list)  # redone
+
+    @property
+    def actions(self) -> set[str]:
+        """The actions booked whole: the account's line, written last, is there."""
+        return {a for a, owners in self.action_owners.items() if ACCOUNT_LABEL in owners}
 
 
 def rebuild_books(
@@ -89,7 +99,6 @@ def rebuild_books(
 ) -> _Booked:
     """Apply every trade line (and corporate action), in order, to freshly opened books."""
     booked = _Booked()
-    team_actions: dict[str, set[str]] = {}
     for team_id, lines in team_trades.items():
         seen = booked.trade_ids.setdefault(team_id, set())
         book = books.get(team_id)
@@ -99,7 +108,7 @@ def rebuild_books(
                 break
             if isinstance(line, CorporateActionLine):
                 apply_change(book.portfolio, line.action(), line.change())
-                team_actions.setdefault(line.action_id, set()).add(team_id)
+                booked.action_owners.setdefault(line.action_id, set()).add(team_id)
                 continue
             book.apply(line.allocation())
             seen.add(line.trade_id)
@@ -109,24 +118,21 @@ def rebuild_books(
     for line in account_trades:
         if isinstance(line, CorporateActionLine):
             apply_change(account.portfolio, line.action(), line.change())
-            booked.actions.add(line.action_id)
+            booked.action_owners.setdefault(line.action_id, set()).add(ACCOUNT_LABEL)
             continue
         account.apply(line.fill())
         booked.executions.add(line.execution_id)
         report.trades_read += 1
-    _check_actions_whole(team_actions, booked.actions, report)
     return booked
 
 
-def _check_actions_whole(
-    team_actions: Mapping[str, set[str]], account_actions: set[str], report: RecoveryReport
-) -> None:
-    """The account's line of an action is written after its teams': a crash between them
-    left the action half booked, which only an organiser can finish (it holds trading)."""
-    for action_id, teams in sorted(team_actions.items()):
-        if action_id not in account_actions:
+def check_actions_whole(booked: _Booked, report: RecoveryReport) -> None:
+    """An action whose account line is missing after the journal was redone was booked
+    in part by a version that kept no journal of it: only an organiser can finish it."""
+    for action_id, owners in sorted(booked.action_owners.items()):
+        if ACCOUNT_LABEL not in owners:
             report.problems.append(
-                f"corporate action {action_id} is booked for {', '.join(sorted(teams))} "
+                f"corporate action {action_id} is booked for {', '.join(sorted(owners))} "
                 "but not for the account: finish it by hand, then reconcile"
             )
 
@@ -139,8 +145,12 @@ def redo_journal(
     booked: _Booked,
     report: RecoveryReport,
 ) -> None:
-    """Book every journaled fill or crossing part that the ledgers do not hold."""
+    """Book every journaled fill or crossing part, and every owner's part of a journaled
+    corporate action, that the ledgers do not hold."""
     for line in journal:
+        if isinstance(line, ActionJournalLine):
+            _redo_action(line, books, account, ledger, booked, report)
+            continue
         if not isinstance(line, AllocationsLine):
             continue
         fill = line.broker_fill()
@@ -157,6 +167,28 @@ def redo_journal(
             seen.add(part.trade_id)
             report.redone.append(f"{part.team_id} trade {part.trade_id}")
             report.booked += 1
+
+
+def _redo_action(
+    line: ActionJournalLine,
+    books: dict[str, TeamBook],
+    account: AccountBook,
+    ledger: Ledger,
+    booked: _Booked,
+    report: RecoveryReport,
+) -> None:
+    owners = booked.action_owners.setdefault(line.action_id, set())
+    for part in line.parts:
+        if part.owner in owners or (part.owner != ACCOUNT_LABEL and part.owner not in books):
+            continue
+        team_id = None if part.owner == ACCOUNT_LABEL else part.owner
+        book = account.portfolio if team_id is None else books[part.owner].portfolio
+        written = book_action(book, team_id, ledger, line, part.change())
+        if team_id is None:
+            booked.account_actions.append(written)
+        owners.add(part.owner)
+        report.redone.append(f"{part.owner}: corporate action {line.action_id}")
+        report.booked += 1
 
 
 def settle_open_orders(

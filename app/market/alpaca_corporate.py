@@ -1,7 +1,7 @@
 """The corporate-actions feed over Alpaca's announcements (alpaca-py's CorporateActionsClient,
 `GET /v1/corporate-actions`): cash dividends and forward and reverse splits of the universe
-(decision 0030). A failed read is tried again a few times, then logged: the engine goes on,
-and reconciliation against the broker shows any action the books missed."""
+(decision 0030). A read that keeps failing raises CorporateActionsUnavailableError: trading
+waits for the announcements, which the engine asks for again at every tick."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from alpaca.data.requests import CorporateActionsRequest
 
 from app.alpaca.http import tune_client
 from app.domain.corporate import ActionKind, CorporateAction
+from app.engine.ports import CorporateActionsUnavailableError
 
 log = logging.getLogger(__name__)
 TYPES = [
@@ -30,19 +31,20 @@ TYPES = [
 
 
 class AlpacaCorporateActions:
-    """The engine's corporate-actions feed: actions with after < ex-date <= through."""
+    """The engine's corporate-actions feed: actions with after < ex-date <= through. A read
+    is tried again within `deadline_seconds` (it runs inside a tick); then it raises
+    CorporateActionsUnavailableError, and the engine asks again at its next tick."""
 
     def __init__(
         self,
         client: CorporateActionsClient,
         universe: Sequence[str],
-        attempts: int = 3,
+        deadline_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
-        timeout_seconds: float = 10.0,
     ) -> None:
-        self.client = tune_client(client, timeout_seconds)
+        self.client = tune_client(client, deadline_seconds)
         self.universe = sorted(universe)
-        self.attempts = attempts
+        self.deadline_seconds = deadline_seconds
         self.sleep = sleep
         self.failures = 0
 
@@ -50,17 +52,23 @@ class AlpacaCorporateActions:
         request = CorporateActionsRequest(
             symbols=self.universe, types=TYPES, start=after + timedelta(days=1), end=through
         )
-        for attempt in range(self.attempts):
+        deadline = time.monotonic() + self.deadline_seconds
+        attempts, cause = 0, ""
+        while not attempts or time.monotonic() + 0.25 * 2**attempts < deadline:
+            if attempts:
+                self.sleep(0.25 * 2 ** (attempts - 1))
+            attempts += 1
             try:
                 answer = self.client.get_corporate_actions(request)
             except (APIError, requests.RequestException, ValueError) as error:
                 self.failures += 1
-                log.warning("corporate actions %s..%s not read (%s)", after, through, error)
-                self.sleep(0.5 * 2**attempt)
+                cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+                log.warning("corporate actions %s..%s not read (%s)", after, through, cause)
                 continue
             return [a for group in answer.data.values() for raw in group if (a := _action(raw))]
-        log.error("corporate actions %s..%s could not be read: reconcile to check", after, through)
-        return []
+        raise CorporateActionsUnavailableError(
+            f"{cause} ({attempts} attempt(s) in {self.deadline_seconds:g} s)"
+        )
 
 
 def _action(raw: Any) -> CorporateAction | None:

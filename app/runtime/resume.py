@@ -17,15 +17,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from app.engine.books import check_against_broker
-from app.engine.corporate import match_broker_activities
+from app.engine.corporate import CorporateBooks, match_broker_activities
 from app.engine.engine import ONE_MINUTE
 from app.engine.execution import Execution
 from app.engine.lines import AccountTradeLine, CorporateActionLine, Line, TradeLine
 from app.engine.recovery import (
     RecoverableBroker,
     RecoveryReport,
+    check_actions_whole,
     check_cash,
     rebuild_books,
     redo_journal,
@@ -36,11 +38,13 @@ from app.ledger.jsonl import repair_torn_tail
 from app.ledger.paths import ACCOUNT, TRADES, journal_path, owner_dir, team_ids
 from app.ledger.reader import latest_portfolio, read_journal, read_trades
 from app.ledger.small_files import write_json_atomic
+from app.market.calendar import SessionCalendar
 
 if TYPE_CHECKING:  # the competition calls recovery; recovery only reads its parts
     from app.runtime.competition import Competition
 
 HOLD_FILE = "HOLD.json"
+NEW_YORK = ZoneInfo("America/New_York")
 OPENING_CASH_FILE = "broker-opening.json"
 
 
@@ -89,9 +93,10 @@ def resume(
     team_trades, account_trades = _read_trades(data_dir)
     journal = read_journal(journal_path(data_dir))
     booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
-    engine.corporate.mark_booked(booked.actions)
     ledger: Any = DiscardingLedger() if dry_run else competition.ledger
     redo_journal(journal, engine.books, engine.account, ledger, booked, report)
+    check_actions_whole(booked, report)
+    engine.corporate.mark_booked(booked.actions)
     # A dry run follows the open orders on the same books, writing nothing.
     execution = (
         Execution(engine.books, engine.account, broker, ledger, engine.config.quantum)
@@ -100,6 +105,9 @@ def resume(
     )
     now = datetime.now(UTC)
     settle_open_orders(execution, journal, broker, now, report, cancel=not dry_run)
+    restore_curves(competition)  # the day the books reached: actions since then are due
+    due = _book_due_actions(competition, broker, ledger, dry_run)
+    report.redone.extend(f"account: corporate action {line.action_id} (due)" for line in due)
     report.problems.extend(check_against_broker(engine.books, engine.account, broker.positions()))
     opening = opening_cash(data_dir)
     if opening is None and not account_trades and not dry_run:
@@ -109,10 +117,10 @@ def resume(
     else:
         fills = [t for t in account_trades if isinstance(t, AccountTradeLine)]
         traded = sum((t.quantity for t in fills), Decimal(0))
-        pending = _corporate_pending(broker, account_trades, report)
+        actions = [*account_trades, *booked.account_actions, *due]
+        pending = _corporate_pending(broker, actions, report)
         cash = broker.cash()
         report.problems.extend(check_cash(engine.account, opening, cash, traded, pending))
-    restore_curves(competition)
     if not dry_run and report.booked:
         engine.restate(force=True)  # the books anyone reads include what recovery booked
     ledger.end_tick()
@@ -123,6 +131,36 @@ def resume(
 
 TeamBookLines = dict[str, list[TradeLine | CorporateActionLine]]
 AccountBookLines = list[AccountTradeLine | CorporateActionLine]
+
+
+def _book_due_actions(
+    competition: Competition, broker: RecoverableBroker, ledger: Any, dry_run: bool
+) -> list[CorporateActionLine]:
+    """The dividends and splits that came due between the last session the books reached
+    and the broker's latest opened session: the broker has applied them, so they are
+    booked before the books are compared with it (the next tick would book them next)."""
+    engine = competition.engine
+    clock_time = getattr(broker, "clock_time", None)
+    if engine.corporate.feed is None or clock_time is None or engine.day is None:
+        return []
+    now = clock_time()
+    calendar = SessionCalendar()
+    opened = [
+        d
+        for d in calendar.sessions(engine.day, now.astimezone(NEW_YORK).date())
+        if calendar.session_minutes(d)[0] <= now and d > engine.day
+    ]
+    if not opened:
+        return []
+    corporate = engine.corporate
+    if dry_run:  # the same books, nothing written
+        corporate = CorporateBooks(
+            engine.books, engine.account, broker, ledger, corporate.feed, engine.config.quantum
+        )
+        corporate.mark_booked(engine.corporate.applied)
+    first = calendar.session_minutes(opened[-1])[0]
+    corporate.open_session(engine.day, opened[-1], first, engine.prices)
+    return list(corporate.account_lines)
 
 
 def _corporate_pending(

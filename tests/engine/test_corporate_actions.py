@@ -15,6 +15,7 @@ from app.domain.models import Side
 from app.engine.books import AccountBook, TeamBook
 from app.engine.corporate import CorporateBooks, match_broker_activities
 from app.engine.lines import AccountNote, CorporateActionLine
+from app.engine.ports import CorporateActionsUnavailableError
 from app.engine.recovery import RecoveryReport, rebuild_books
 from app.ledger.jsonl import read_jsonl
 from app.ledger.reader import read_trades
@@ -225,3 +226,48 @@ def test_two_dividends_of_a_day_are_both_paid_and_disagreeing_sources_refused() 
 )  # fmt: skip
 def test_split_ratios_as_people_write_them_stay_exact(text, rates) -> None:
     assert split_rates(text) == tuple(Decimal(r) for r in rates)
+
+
+class FlakyFeed:
+    """Corporate actions that cannot be read for the first `failures` asks through EX_DAY."""
+
+    def __init__(self, actions: list[CorporateAction], failures: int) -> None:
+        self.inner = ActionList(actions)
+        self.failures = failures
+        self.asked: list[tuple[date, date]] = []
+
+    def __call__(self, after: date, through: date) -> list[CorporateAction]:
+        self.asked.append((after, through))
+        if through == EX_DAY and len(self.asked) <= self.failures + 1:
+            raise CorporateActionsUnavailableError("HTTP 500 (2 attempts in 5 s)")
+        return self.inner(after, through)
+
+
+def test_unread_announcements_hold_trading_until_read_then_book_on_the_opens_holdings(
+    write_registry, real_bars, tmp_path
+) -> None:
+    """The first ask at the ex-date's open fails: every signal is refused (the holdings
+    stay the open's), the feed is asked again each tick, and the actions then book exactly
+    as at the open; trading resumes."""
+    teams = dict(SCRIPTS)
+    teams["gamma"] = {"390": order("AAPL", "buy", 1), "393": order("AAPL", "buy", 1)}
+    registry = {t: ("scripted.py", "ScriptedStrategy", {"script": s}, 100_000)
+                for t, s in teams.items()}  # fmt: skip
+    registry = load_registry(write_registry(registry, {"rules": {"allow_short": True}}))
+    market = ReplayMarket.load(real_bars, {"AAPL", "SPY"}, DAY, EX_DAY)
+    data = tmp_path / "data"
+    feed = FlakyFeed(load_actions(ACTIONS), failures=3)  # the open and the next two ticks
+    plan = CompetitionPlan(registry, market, data, durability="close", corporate_actions=feed)
+    assert Competition.open(plan).run(market.minutes()) == []
+    assert feed.asked == [(DAY - timedelta(days=1), DAY), *[(DAY, EX_DAY)] * 4]
+    alpha = {r["kind"]: r for r in action_lines(data, "alpha")}
+    assert Decimal(alpha["dividend"]["cash"]) == Decimal("2.60")  # on the open's 10 shares
+    assert alpha["dividend"]["timestamp"] == f"{EX_DAY}T13:33:00Z"  # the fourth ask read it
+    events = list(read_jsonl(data / "team" / "gamma" / "events.jsonl"))
+    refused = [e for e in events if e["kind"] == "rejected_signal"]
+    assert len(refused) == 1  # call 390, the open: held
+    assert "trading waits for today's corporate actions" in refused[0]["message"]
+    gamma = list(read_jsonl(data / "team" / "gamma" / "trades.jsonl"))
+    assert [t["quantity"] for t in gamma] == ["1"]  # call 393, after the read, traded
+    notes = [e["kind"] for e in read_jsonl(data / "account" / "events.jsonl")]
+    assert notes.count("corporate_actions_waiting") == 2  # waiting, then resumed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +22,9 @@ from app.market.alpaca_corporate import AlpacaCorporateActions
 from app.market.corporate_file import load_actions
 from app.runtime.competition import Competition, CompetitionPlan
 from app.runtime.resume import record_opening_cash
+from app.runtime.write_failure import TradingStoppedError
 from tests.conftest import DAY, KEY, REPO, SECRET, Emu
+from tests.ledger.disk_faults import immutable, mutable
 
 ACTIONS = REPO / "tests" / "fixtures" / "corporate_actions" / "march_2026.csv"
 EX_DAY = DAY + timedelta(days=1)
@@ -52,7 +55,7 @@ def two_day_emulator(real_bars):
         yield Emu(server)
 
 
-def run_across_the_ex_date(emu: Emu, write_registry, tmp_path, host_knows: bool):
+def run_across_the_ex_date(emu: Emu, write_registry, tmp_path, host_knows: bool, at_open=None):
     teams = {t: ("scripted.py", "ScriptedStrategy", {"script": s}, 100_000)
              for t, s in SCRIPTS.items()}  # fmt: skip
     registry = load_registry(write_registry(teams, {"rules": {"allow_short": True}}))
@@ -66,11 +69,16 @@ def run_across_the_ex_date(emu: Emu, write_registry, tmp_path, host_knows: bool)
     competition = Competition.open(plan)
     minutes = [LATE + timedelta(minutes=m) for m in range(4)]
     minutes += [EX_OPEN + timedelta(minutes=m) for m in range(3)]
-    for minute in minutes:
-        emu.state.advance(until=minute + timedelta(minutes=1))  # the bar of `minute` closes
-        competition.engine.poll_fills(minute + timedelta(minutes=1))
-        competition.engine.tick(minute)
-    problems = competition.run([])
+
+    def ticks():
+        for minute in minutes:
+            emu.state.advance(until=minute + timedelta(minutes=1))  # the bar closes
+            competition.engine.poll_fills(minute + timedelta(minutes=1))
+            if minute == EX_OPEN and at_open is not None:
+                at_open(data)
+            yield minute
+
+    problems = competition.run(ticks())
     return data, broker, registry, problems
 
 
@@ -110,3 +118,43 @@ def test_a_dividend_the_books_lack_holds_trading(
     assert "DIV AAPL" in text
     assert "cash" in text
     assert Decimal(emu.state.summary()["cash"]) != Decimal(0)
+
+
+def test_a_write_failure_while_an_action_is_booked_is_finished_by_resume(
+    two_day_emulator: Emu, write_registry, tmp_path
+) -> None:
+    """The action is journaled (fsynced) before any owner's line: when beta's trades file
+    refuses the write, trading stops, and recovery books what is missing, exactly."""
+    refused: list[Path] = []
+
+    def refuse_betas_trades(data: Path) -> None:
+        target = data / "team" / "beta" / "trades.jsonl"
+        why = immutable(target)
+        if why is not None:
+            pytest.skip(f"an immutable file is not available here: {why}")
+        refused.append(target)
+
+    emu = two_day_emulator
+    try:
+        with pytest.raises(TradingStoppedError, match=r"beta/trades\.jsonl"):
+            run_across_the_ex_date(emu, write_registry, tmp_path, True, refuse_betas_trades)
+    finally:
+        for path in refused:
+            mutable(path)
+    data = tmp_path / "data"
+    broker = AlpacaBroker(emu.trading(), AlpacaLimits(backoff_seconds=0.01))
+    registry = load_registry(tmp_path / "registry.yaml")
+    market = SimpleNamespace(universe=["AAPL", "SPY"])
+    feed = AlpacaCorporateActions(CorporateActionsClient(KEY, SECRET, url_override=emu.url), [])
+    plan = CompetitionPlan(registry, market, data, broker, corporate_actions=feed)
+    competition = Competition.open(plan)  # as `arena run --resume` opens it
+    try:
+        report = competition.recover(broker)
+    finally:
+        competition.close()
+    assert report.problems == []  # books, positions and cash equal the broker's
+    assert any("beta: corporate action dividend-AAPL" in line for line in report.redone)
+    assert "account: corporate action split-SPY-2026-03-13 (due)" in report.redone
+    again = recover_dry(data, broker, registry)
+    assert again.problems == []
+    assert not [line for line in again.redone if "corporate action" in line]  # booked once

@@ -200,7 +200,8 @@ def draw(seed: int, index: int, key: str | int) -> float:
 
 def scope_of(method: str, path: str) -> set[str]:
     """The scopes a request belongs to."""
-    scopes = {"all", "data" if path.startswith("/v2/stocks") else "trading"}
+    market_data = path.startswith(("/v2/stocks", "/v1/"))  # bars; corporate actions
+    scopes = {"all", "data" if market_data else "trading"}
     if path.startswith("/v2/orders"):
         scopes.add("orders")
         if method == "POST" and path.rstrip("/") == "/v2/orders":

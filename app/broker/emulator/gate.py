@@ -78,14 +78,15 @@ async def _drop(send: Send) -> None:
 
 
 class FaultGate:
-    """Rate limiting and request faults for `/v2/...`; everything else passes untouched."""
+    """Rate limiting and request faults for Alpaca's routes (`/v2/...`, and `/v1/...`, the
+    corporate actions); the admin routes pass untouched."""
 
     def __init__(self, injector: FaultInjector, limiter: RateLimiter) -> None:
         self.injector = injector
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v2/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/v2/", "/v1/")):
             await app(scope, receive, send)
             return
         allowed, headers = self.limiter.take(_header(scope, b"apca-api-key-id"))

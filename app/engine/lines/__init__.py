@@ -32,6 +32,8 @@ from app.engine.lines.events import (
     parse_event,
 )
 from app.engine.lines.journal import (
+    ActionJournalLine,
+    ActionPart,
     AllocationPart,
     AllocationsLine,
     FillPart,
@@ -45,6 +47,8 @@ __all__ = [
     "ACCOUNT_LABEL",
     "AccountNote",
     "AccountTradeLine",
+    "ActionJournalLine",
+    "ActionPart",
     "AllocationPart",
     "AllocationsLine",
     "Channel",

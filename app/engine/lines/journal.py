@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from app.domain.corporate import ActionKind, CorporateAction, HoldingChange
 from app.domain.models import Allocation, Fill, Leg, Order, OrderType, Side
 from app.engine.lines.books import allocation_fields, allocation_of, fill_fields, fill_of
 from app.engine.lines.codec import (
@@ -165,8 +166,44 @@ class AllocationsLine(Line):
         return self.fill.fill(self.client_order_id)
 
 
-JournalLine = SubmitLine | OutcomeLine | AllocationsLine
-_JOURNAL = {"submit": SubmitLine, "outcome": OutcomeLine}
+@line_dataclass
+class ActionPart(Part):
+    """One owner's change in a corporate action (`account` for the account)."""
+
+    owner: str
+    quantity_before: Decimal
+    quantity_after: Decimal
+    cash: Decimal
+
+    def change(self) -> HoldingChange:
+        return HoldingChange(self.quantity_before, self.quantity_after, self.cash)
+
+
+@line_dataclass
+class ActionJournalLine(Line):
+    """Written, and fsynced, before a corporate action is booked (decision 0030): every
+    owner's change, so a failed write or a crash part-way is finished by recovery."""
+
+    channel: ClassVar[Channel] = Channel.JOURNAL
+    timestamp: datetime
+    event: str = "corporate_action"
+    action_id: str
+    kind: ActionKind
+    symbol: str
+    ex_date: date
+    amount: Decimal
+    old_rate: Decimal = Decimal(1)
+    price_in_lieu: Decimal | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    parts: list[ActionPart] = dataclasses.field(default_factory=list)
+
+    def action(self) -> CorporateAction:
+        return CorporateAction(
+            self.symbol, self.kind, self.ex_date, self.amount, old_rate=self.old_rate
+        )
+
+
+JournalLine = SubmitLine | OutcomeLine | AllocationsLine | ActionJournalLine
+_JOURNAL = {"submit": SubmitLine, "outcome": OutcomeLine, "corporate_action": ActionJournalLine}
 
 
 def parse_journal(record: Mapping[str, Any]) -> JournalLine | None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from alpaca.data.historical.corporate_actions import CorporateActionsClient
 from alpaca.data.requests import CorporateActionsRequest
 
 from app.broker.emulator import EmulatorServer, load_state
+from app.engine.ports import CorporateActionsUnavailableError
 from app.market.alpaca_corporate import AlpacaCorporateActions
 from tests.conftest import KEY, REPO, SECRET, Emu
 
@@ -57,3 +59,15 @@ def test_held_positions_are_paid_and_split_at_the_ex_dates_open() -> None:
         ]
         after = Decimal(trading.get_open_position("MSFT").avg_entry_price)
         assert after == (entry / 2).quantize(after)  # the basis is kept: the entry halves
+
+
+def test_a_faulted_announcements_route_is_retried_then_said_unavailable() -> None:
+    state = load_state(YAHOO, api_key=KEY, secret_key=SECRET, faults="burst500:2@data")
+    with EmulatorServer(state) as server:
+        client = CorporateActionsClient(KEY, SECRET, url_override=server.url)
+        feed = AlpacaCorporateActions(client, ["AAPL", "MSFT"], deadline_seconds=2)
+        assert len(feed(date(2026, 3, 12), date(2026, 3, 13))) == 2  # the third ask
+        assert feed.failures == 2
+        Emu(server).faults("500:1@data")
+        with pytest.raises(CorporateActionsUnavailableError, match="attempt"):
+            feed(date(2026, 3, 12), date(2026, 3, 13))
