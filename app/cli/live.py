@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     announce_sandbox(competition)
     server = serve_if_asked(args)
     try:
-        _prepare_live(args, competition, market, broker, clock)
+        first = _prepare_live(args, competition, market, broker, clock)
         console.print(
             f"Running on the {'broker' if args.broker == 'alpaca' else 'wall'} clock "
             f"({args.market}, {len(market.universe)} symbols, broker {args.broker}); "
             f"ledgers in {args.data_dir}. Ctrl-C stops cleanly."
         )
         # With a live broker, fills are booked while the clock waits for the next bars.
-        ticks = clock.ticks(idle=competition.engine.poll_fills) if broker else clock.ticks()
+        idle = competition.engine.poll_fills
+        ticks = clock.ticks(idle=idle, start=first) if broker else clock.ticks(start=first)
         problems = competition.run(_after(competition, ticks), on_tick=_show)
     finally:
         competition.close()  # when it stopped before running; run closes it too
@@ -137,11 +138,16 @@ def _asset_limits(registry: Registry, market: Any, broker: Any) -> AssetLimits |
 
 def _prepare_live(
     args: argparse.Namespace, competition: Competition, market: Any, broker: Any, clock: Any
-) -> None:
-    """The bar history so far (a live market), and recovery when resuming."""
+) -> datetime | None:
+    """The bar history so far (a live market), and recovery when resuming; returns the
+    first minute to tick (the first the warm-up did not cover), if any."""
+    first = None
     if args.market == "alpaca":
-        warmup = warm_history(competition, market.backfill, clock.now())
+        # Minutes whose bars are published (the clock's delay), and no later: the clock
+        # starts at the first one left, however long the warm-up and the recovery take.
+        warmup = warm_history(competition, market.backfill, clock.now() - clock.delay)
         console.print(f"bar history: {warmup.describe()}")
+        first = warmup.until
     if args.resume:
         stopped_at = held_after_write_failure(args.data_dir)
         report = competition.recover(broker)
@@ -154,6 +160,7 @@ def _prepare_live(
         if stopped_at is not None:
             console.print(f"hold lifted: after the failed write of {stopped_at}, the books "
                           "recovered from the ledgers equal the broker")  # fmt: skip
+    return first
 
 
 def _show(report: Any) -> None:

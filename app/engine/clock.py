@@ -74,8 +74,10 @@ class MinuteClock:
     def now(self) -> datetime:
         return self._now()
 
-    def ticks(self) -> Iterator[datetime]:
-        next_minute = floor_minute(self._now())
+    def ticks(self, start: datetime | None = None) -> Iterator[datetime]:
+        """Each minute once it has closed (and `delay` has passed), from `start` (default:
+        the minute now in progress); minutes already past are yielded at once, in order."""
+        next_minute = floor_minute(start if start is not None else self._now())
         end = None if self.duration is None else next_minute + self.duration
         while end is None or next_minute < end:
             now = self._now()
@@ -132,9 +134,11 @@ class BrokerClock(MinuteClock):
         self._idle: Callable[[datetime], None] | None = None
         self._idled: datetime | None = None
 
-    def ticks(self, idle: Callable[[datetime], None] | None = None) -> Iterator[datetime]:
+    def ticks(
+        self, idle: Callable[[datetime], None] | None = None, start: datetime | None = None
+    ) -> Iterator[datetime]:
         self._idle, self._idled = idle, None
-        return super().ticks()
+        return super().ticks(start)
 
     def _wait(self, now: datetime, due: datetime) -> None:
         if self._idle is not None and (

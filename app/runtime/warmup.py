@@ -52,6 +52,7 @@ class Warmup:
     minutes: int
     start: datetime | None = None
     problem: str | None = None  # the history could not be fetched: the cause
+    until: datetime | None = None  # the first minute not warmed: the clock starts there
 
     def describe(self) -> str:
         if self.problem is not None:
@@ -70,7 +71,9 @@ def warm_history(
     now: datetime,
     calendar: SessionCalendar | None = None,
 ) -> Warmup:
-    """Feed the previous session and today's closed minutes to the engine."""
+    """Feed the previous session and today's minutes closed before `now` to the engine;
+    the first live tick should be `Warmup.until`, so a minute that passes meanwhile (a slow
+    warm-up, a recovery) is ticked late rather than never seen."""
     calendar = calendar or SessionCalendar()
     today = now.date()
     days = calendar.sessions(today - timedelta(days=10), today)
@@ -82,15 +85,16 @@ def warm_history(
     end = now.replace(second=0, microsecond=0)
     try:
         bars = backfill(start, end)
-    except BarsUnavailableError as error:
+    except Exception as error:  # BarsUnavailableError, or an adapter's own: said, not fatal
         log.error("the bar history from %s could not be fetched: %s", to_rfc3339(start), error)
-        return Warmup(0, start, str(error))
+        cause = str(error) if isinstance(error, BarsUnavailableError) else repr(error)
+        return Warmup(0, start, cause, until=end)
     by_minute: dict[datetime, dict[str, Bar]] = defaultdict(dict)
     for bar in bars:
         by_minute[bar.timestamp][bar.symbol] = bar
     warmed = competition.warm(by_minute[minute] for minute in sorted(by_minute))
     log.info("bar history warmed with %d minutes from %s", warmed, start)
-    return Warmup(warmed, start)
+    return Warmup(warmed, start, until=end)
 
 
 def backfill_session(
@@ -106,6 +110,6 @@ def backfill_session(
         return
     try:
         lake.add(backfill(minutes[0], minutes[-1] + ONE_MINUTE, deadline_seconds=deadline_seconds))
-    except BarsUnavailableError as error:
-        log.warning("the bars of %s could not be fetched again for the lake: %s", day, error)
+    except Exception as error:  # inside a tick: a data failure never stops trading
+        log.warning("the bars of %s could not be fetched again for the lake: %r", day, error)
     lake.flush()

@@ -4,13 +4,17 @@ finished session is fetched again, whole, into the bar lake."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
+
+import numpy as np
 
 from app.broker.alpaca import AlpacaBroker, AlpacaLimits
 from app.config.registry import load_registry
 from app.market.alpaca import AlpacaMarketData
 from app.runtime.competition import build_competition
+from app.runtime.live import alpaca_clock
 from app.runtime.warmup import backfill_session, warm_history
 from tests.conftest import DAY, OPEN, SYMBOLS
 
@@ -87,4 +91,29 @@ def test_a_day_end_backfill_that_fails_keeps_what_the_lake_has(emu, write_regist
     backfill_session(competition.lake, market.backfill, DAY, deadline_seconds=0.5)  # logged
     assert time.monotonic() - started < 1.0  # its own deadline, not the warm-up's 60 s
     assert competition.lake.read(DAY, DAY).empty
+    competition.run([])
+
+
+def never_wait(seconds: float) -> None:
+    raise AssertionError(f"the clock waited {seconds} s: it started at a minute not yet due")
+
+
+def test_minutes_that_pass_during_the_warm_up_are_ticked_not_lost(emu, write_registry, tmp_path):
+    """The clock starts at the first minute the warm-up did not cover: a start that takes
+    three minutes (a slow warm-up, a recovery) ticks them late, and the window has no hole;
+    a minute whose bars closed less than the clock's delay ago is left to the clock."""
+    competition, market = competition_on(emu, write_registry, tmp_path)
+    emu.advance(30)  # 14:00:00 on the broker's clock
+    clock = alpaca_clock(emu.trading().get_clock, sleep=never_wait)
+    warmup = warm_history(competition, market.backfill, clock.now() - clock.delay)
+    assert warmup.minutes == 29  # 13:59 closed 0 s ago: not yet published
+    assert warmup.until == OPEN + timedelta(minutes=29)
+    emu.advance(3)  # the start took three minutes more
+    ticks = clock.ticks(start=warmup.until)
+    for minute in itertools.islice(ticks, 3):  # due already: no waiting
+        competition.engine.tick(minute)
+    stamps = competition.engine.history.window(390)["AAPL"]["timestamp"]
+    gaps = {int(step) for step in np.diff(stamps.astype("datetime64[s]").astype(np.int64))}
+    assert gaps == {60}  # every minute from 13:30 to 14:01, once
+    assert str(stamps[-1]).startswith("2026-03-12T14:01")
     competition.run([])
