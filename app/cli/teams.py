@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
 from rich.table import Table
 
 from app.cli.arguments import Commands, group
 from app.cli.output import console, show_keys
-from app.config.registry import load_registry
+from app.config.registry import Registry, load_registry
+from app.config.registry_edit import with_team, write_registry
 from app.config.settings import ArenaSettings
+from app.strategies.sources import StrategySourceError, guess_entry_point, read_strategy_files
 from app.web.keys import ORGANISER, KeyStore
+from sandbox.worker.compiler import check_strategy
+from sandbox.worker.policy import ImportPolicy
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -61,30 +64,47 @@ def cmd_teams_list(args: argparse.Namespace) -> int:
 
 
 def cmd_teams_add(args: argparse.Namespace) -> int:
-    document = yaml.safe_load(args.registry.read_text()) if args.registry.exists() else {}
-    document = document or {}
-    teams = document.setdefault("teams", [])
-    if any(t.get("team_id") == args.team_id for t in teams):
-        raise ValueError(f"team {args.team_id!r} is already registered")
-    teams.append(
-        {
-            "team_id": args.team_id,
-            "name": args.name,
-            "strategy": str(args.strategy),
-            "entry_point": args.entry_point,
-            "initial_cash": args.cash,
-        }
-    )
-    candidate = args.registry.with_suffix(".candidate.yaml")
-    candidate.write_text(yaml.safe_dump(document, sort_keys=False))
-    try:
-        load_registry(candidate)  # every rule of the registry, before anything is kept
-    except Exception:
-        candidate.unlink()
-        raise
-    candidate.replace(args.registry)
+    """Check the strategy and the new registry by every rule, then keep both and the key."""
+    entry = {
+        "team_id": args.team_id,
+        "name": args.name,
+        "strategy": _as_written(args.strategy, args.registry),
+        "entry_point": args.entry_point,
+        "initial_cash": args.cash,
+    }
+    text, registry = with_team(args.registry, entry)
+    _check_entry_point(args.strategy, args.entry_point, registry)
+    write_registry(args.registry, text)
     show_keys({args.team_id: KeyStore(args.data_dir).issue(args.team_id)})
     return 0
+
+
+def _as_written(strategy: Path, registry: Path) -> str:
+    """The strategy's path as the registry holds it: relative to the registry's folder
+    (where it is read from) when it lies under it, else absolute."""
+    if not strategy.is_file():
+        raise ValueError(f"--strategy {strategy}: no such file")
+    resolved, base = strategy.resolve(), registry.resolve().parent
+    return resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(resolved)
+
+
+def _check_entry_point(strategy: Path, entry_point: str, registry: Registry) -> None:
+    """The static checks `arena strategy check` runs, with the registry's blocked imports."""
+    files = read_strategy_files(strategy)
+    policy = ImportPolicy(blocked=frozenset(registry.competition.sandbox.blocked_imports))
+    problems = [str(p) for p in check_strategy(files, entry_point, policy)]
+    if not problems:
+        return
+    try:
+        found = guess_entry_point(files)
+    except StrategySourceError:
+        found = None
+    if found is not None and found != entry_point:
+        problems.append(f"the strategy class looks like {found}: pass --entry-point {found}")
+    raise StrategySourceError(
+        f"--strategy {strategy} (entry point {entry_point}) fails the static checks; "
+        "nothing was registered:\n" + "\n".join(problems)
+    )
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:

@@ -121,6 +121,12 @@ def load_registry(path: Path) -> Registry:
         raise RegistryError(f"{path}: no such registry file") from error
     except yaml.YAMLError as error:
         raise RegistryError(f"{path}: not valid YAML: {error}") from error
+    return validate_registry(path, raw)
+
+
+def validate_registry(path: Path, raw: Any) -> Registry:
+    """Check a registry's parsed document as if read from `path` (errors name that file);
+    strategy paths are resolved against its directory."""
     if not isinstance(raw, dict):
         raise RegistryError(f"{path}: expected a mapping with a 'teams' list")
     try:
@@ -156,5 +162,6 @@ def _describe(path: Path, error: ValidationError) -> str:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
+        message = message.removeprefix("Value error, ")
         lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)

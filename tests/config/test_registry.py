@@ -45,7 +45,7 @@ def test_strategy_paths_are_resolved_against_the_registry_file(tmp_path):
         ),
         (
             "[{team_id: A_B, name: A, strategy: s.py, entry_point: S, initial_cash: 1}]",
-            "teams.0.team_id: Value error, must be a slug",
+            "teams.0.team_id: must be a slug",
         ),
         (
             "[{team_id: a-very-long-team-id-indeed, name: A, strategy: s.py, entry_point: S,"
