@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app.alpaca.clients import LiveConfigError
-from app.cli import data, emulator, live, replay, strategy, teams, views, web
+from app.cli import data, demo, emulator, live, replay, strategy, teams, views, web
 from app.config.registry import RegistryError
 from app.config.settings import ArenaSettings
 from app.engine.stop import LedgerWriteError
@@ -23,7 +23,7 @@ from app.runtime.competition import DataDirError
 from app.runtime.write_failure import TradingStoppedError
 from app.strategies.sources import StrategySourceError
 
-GROUPS = (replay, live, views, strategy, emulator, teams, web, data)
+GROUPS = (replay, demo, live, views, strategy, emulator, teams, web, data)
 USER_ERRORS = (
     LiveConfigError,
     RegistryError,

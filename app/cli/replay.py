@@ -1,13 +1,10 @@
-"""`arena replay` and `arena demo`: a competition over recorded or synthetic minutes."""
+"""`arena replay`: a competition over recorded minutes (`arena demo` is app.cli.demo)."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from rich.live import Live
 
 from app.cli.arguments import Commands, command, day, positive, symbols, with_competition
 from app.cli.output import (
@@ -17,19 +14,15 @@ from app.cli.output import (
     report_reading,
     run_with_progress,
 )
-from app.cli.tables import leaderboard_table
-from app.cli.web import add_serve_options, serve_if_asked
 from app.config.registry import Registry, load_registry
 from app.config.settings import ArenaSettings
 from app.engine.clock import ReplayClock
 from app.market.corporate_file import ActionList, from_replay_input, load_actions
 from app.market.replay import ReplayMarket, load_replay
 from app.market.replay_reading import HOURS, LABELS, ReplayOptions
-from app.market.synthetic import SyntheticMarket
 from app.runtime.competition import (
     CompetitionPlan,
     DataDirError,
-    build_competition,
     prepare_data_dir,
 )
 from app.runtime.continuation import (
@@ -67,13 +60,6 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
         "dividend and split columns",
     )
     add_reading_options(replay)
-
-    demo = command(commands, "demo", cmd_demo, "the demo competition on a synthetic market, fast")
-    demo.add_argument("--minutes", type=int, default=390, help="minutes to play (default 390)")
-    demo.add_argument("--speed", type=positive, default=60.0, help="minutes per second")
-    demo.add_argument("--symbols", type=int, default=12, help="synthetic market size")
-    add_serve_options(demo)
-    with_competition(demo, settings, settings.data_dir / "demo")
 
 
 def add_reading_options(parser: argparse.ArgumentParser) -> None:
@@ -179,38 +165,3 @@ def _earlier_part(args: argparse.Namespace, registry: Registry) -> ReplayRecord:
 
 def _set(symbols: list[str] | None) -> set[str] | None:
     return None if symbols is None else set(symbols)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    registry = load_registry(args.registry)
-    market = SyntheticMarket(symbols=args.symbols)
-    minutes = market.minutes(sessions=max(1, -(-args.minutes // 390)))[: args.minutes]
-    prepare_data_dir(args.data_dir, reset=True)  # the demo always starts afresh
-    server = serve_if_asked(args)
-    competition = build_competition(registry, market, args.data_dir, durability="close")
-    announce_sandbox(competition)
-    console.print(
-        f"[bold]{registry.competition.name}[/]: {len(competition.engine.books)} teams, "
-        f"{len(market.universe)} synthetic symbols, {len(minutes)} minutes at "
-        f"{args.speed:g} minutes/second; ledgers in {args.data_dir}"
-    )
-    ticks = ReplayClock(minutes, args.speed).ticks()
-    with Live(leaderboard_table(competition.leaderboard()), console=console) as live:
-
-        def refresh(report: Any) -> None:
-            if report.minute.minute % 5 == 0:
-                title = f"{report.minute:%Y-%m-%d %H:%M} UTC"
-                live.update(leaderboard_table(competition.leaderboard(), title))
-
-        problems = competition.run(ticks, on_tick=refresh)
-        live.update(leaderboard_table(competition.leaderboard(), "final"))
-    console.print()
-    console.print(f"Next: arena print-global --data-dir {args.data_dir}")
-    if server is not None:
-        console.print(f"The API keeps serving on port {args.port}; Ctrl-C stops it.")
-        try:
-            server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            server.wait()
-    return 1 if problems else 0
