@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from app.cli.arguments import Commands, command, day, group, symbols
-from app.config.registry import load_registry
+from app.config.registry import CompetitionConfig, Registry, TeamConfig
 from app.config.settings import ArenaSettings
 from app.engine.lines import EventKind
 from app.ledger.jsonl import read_jsonl
 from app.market.replay import ReplayMarket
 from app.runtime.competition import Competition, CompetitionPlan
-from app.strategies.sources import guess_entry_point, main_module, read_strategy_files
+from app.strategies.sources import guess_entry_point, main_module
+from app.uploads.unpack import read_strategy_path
 from sandbox.host.probe import kernel_supports, probe_layers
 from sandbox.worker.compiler import check_strategy
 from sandbox.worker.policy import ImportPolicy
@@ -36,12 +36,12 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
     actions = group(commands, "strategy", "check or try a team's strategy")
     check = actions.add_parser("check", help="static checks; exit 1 listing every problem")
     check.set_defaults(handler=cmd_strategy_check)
-    check.add_argument("path", type=Path, help="a .py file or a directory of them")
+    check.add_argument("path", type=Path, help="a .py file, a directory of them or a .zip")
     check.add_argument("--entry-point", help="the strategy class (default: the one found)")
     check.add_argument("--block", action="append", help="a module to refuse (repeatable)")
     test = actions.add_parser("test", help="run it in the real sandbox over replayed bars")
     test.set_defaults(handler=cmd_strategy_test)
-    test.add_argument("path", type=Path)
+    test.add_argument("path", type=Path, help="a .py file, a directory of them or a .zip")
     test.add_argument("--bars", type=Path, required=True, help="CSV/Parquet file or directory")
     test.add_argument("--minutes", type=int, default=60)
     test.add_argument("--entry-point")
@@ -57,7 +57,7 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
 
 
 def cmd_strategy_check(args: argparse.Namespace) -> int:
-    files = read_strategy_files(args.path)
+    files = read_strategy_path(args.path).sources
     entry_point = args.entry_point or guess_entry_point(files)
     policy = ImportPolicy(blocked=frozenset(args.block or ()))
     problems = check_strategy(files, entry_point, policy)
@@ -72,14 +72,14 @@ def cmd_strategy_check(args: argparse.Namespace) -> int:
 
 def cmd_strategy_test(args: argparse.Namespace) -> int:
     """Run one strategy in the real sandbox over replayed bars and show what it did."""
-    files = read_strategy_files(args.path)
+    files = read_strategy_path(args.path).sources
     entry_point = args.entry_point or guess_entry_point(files)
     market = ReplayMarket.load(args.bars, args.symbols, args.start, args.end)
     minutes = market.minutes()[: args.minutes]
     if not minutes:
         raise ValueError(f"{args.bars}: no bars to test with")
     with tempfile.TemporaryDirectory(prefix="arena-test-") as tmp:
-        registry_path = _one_team_registry(Path(tmp), args, entry_point)
+        registry = _one_team_registry(Path(tmp), files, args, entry_point)
         recorder: _Recorder | None = None
 
         def record(runner: Any) -> _Recorder:
@@ -87,7 +87,6 @@ def cmd_strategy_test(args: argparse.Namespace) -> int:
             recorder = _Recorder(runner)
             return recorder
 
-        registry = load_registry(registry_path)
         plan = CompetitionPlan(
             registry, market, Path(tmp) / "data", durability="close", wrap_runner=record
         )
@@ -103,22 +102,24 @@ def cmd_strategy_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_team_registry(folder: Path, args: argparse.Namespace, entry_point: str) -> Path:
-    document = {
-        "teams": [
-            {
-                "team_id": LOCAL_TEAM,
-                "name": "Local test",
-                "strategy": str(args.path.resolve()),
-                "entry_point": entry_point,
-                "initial_cash": args.cash,
-                "params": json.loads(args.params) if args.params else {},
-            }
-        ]
-    }
-    path = folder / "registry.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+def _one_team_registry(
+    folder: Path, files: dict[str, str], args: argparse.Namespace, entry_point: str
+) -> Registry:
+    """A registry of the one team, in memory: its code is the files as the upload took
+    them, written out as a package (what the competition reads a strategy from)."""
+    package = folder / "strategy"
+    for name, source in files.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(source, encoding="utf-8")
+    team = TeamConfig(
+        team_id=LOCAL_TEAM,
+        name="Local test",
+        strategy=package,
+        entry_point=entry_point,
+        initial_cash=args.cash,
+        params=json.loads(args.params) if args.params else {},
+    )
+    return Registry(path=folder / "registry.yaml", competition=CompetitionConfig(), teams=(team,))
 
 
 class _Recorder:

@@ -1,4 +1,5 @@
-"""Unpack an uploaded strategy (one `.py` or a `.zip` package) without trusting it.
+"""Unpack an uploaded strategy (one `.py` or a `.zip` package) without trusting it; and
+read one from disk the same way (`arena strategy check|test`).
 
 Nothing is written to disk here: a zip is read in memory, member by member, with every
 limit checked before and while reading (a member's declared size is not trusted, so a
@@ -13,7 +14,9 @@ import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+
+from app.strategies.sources import StrategySourceError, read_strategy_files
 
 MAX_UPLOAD_BYTES = 1 << 20  # the upload itself
 MAX_FILES = 50
@@ -165,3 +168,18 @@ def _add_source(unpacked: Unpacked, path: str, content: bytes, problems: list[st
         problems.append(f"{path}: contains NUL bytes (binary content is not a strategy)")
         return
     unpacked.sources[path] = text
+
+
+def read_strategy_path(path: Path) -> Unpacked:
+    """A strategy on disk, taken as the upload takes it: a `.py` file or a `.zip` package by
+    the upload's own rules and limits, a directory as the `.py` files under it (what
+    zipping it would upload). Every refusal is a StrategySourceError naming `path`."""
+    if path.is_dir():
+        return Unpacked(sources=read_strategy_files(path))
+    if not path.is_file():
+        raise StrategySourceError(f"{path}: no such file or directory")
+    try:
+        return unpack_upload(path.name, path.read_bytes())
+    except UploadRejectedError as rejected:
+        reasons = "\n".join(f"  {problem}" for problem in rejected.problems)
+        raise StrategySourceError(f"{path}: the upload refuses it:\n{reasons}") from None
