@@ -27,6 +27,7 @@ from app.ledger.paths import METRICS, TRADES, owner_dir, team_ids
 from app.ledger.small_files import ChangedFile
 from app.market.lake import BarLake
 from app.uploads.store import StrategyStore
+from app.web.times import NEW_YORK, parse_time
 
 INTERVALS = {"1min": "1min", "5min": "5min", "15min": "15min", "1h": "1h", "1d": "1D"}
 MAX_PAGE_SIZE = 500
@@ -264,9 +265,12 @@ class ArenaService:
         return _bars(self.lake.read(day, day, [symbol]), symbol)
 
     def bars_range(self, symbol: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Bars from `start` to `end` (excluded); a time without a zone is UTC (times.py)."""
+        start, end = parse_time(start, "start"), parse_time(end, "end")
         if end <= start:
             raise ValueError("end must be after start")
-        frame = self.lake.read(start.date(), end.date(), [symbol])
+        days = (start.astimezone(NEW_YORK).date(), end.astimezone(NEW_YORK).date())
+        frame = self.lake.read(*days, [symbol])  # the lake's days are New York days
         if not frame.empty:
             stamps = pd.to_datetime(frame["timestamp"], utc=True)
             frame = frame[(stamps >= start) & (stamps < end)]

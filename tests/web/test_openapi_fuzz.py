@@ -1,18 +1,31 @@
 """Property-based calls over the OpenAPI schema (schemathesis's strategies, driven by
 hypothesis): whatever the inputs, with no key, a team's or the organiser's, the API never
-answers with a 5xx."""
+answers with a 5xx. Time parameters are also drawn in every form a person writes: with a
+zone, without one, with a space, a date alone (app/web/times.py)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.config.settings import ArenaSettings
 from app.web import create_app
 from app.web.keys import ORGANISER
 
 EXAMPLES = 15  # per operation, path and caller
+NEAR = st.datetimes(datetime(2026, 3, 11), datetime(2026, 3, 14))  # the fixture's bars
+TIMES = {
+    "zone": st.datetimes(timezones=st.timezones()).map(datetime.isoformat),
+    "utc-z": NEAR.map(lambda t: t.isoformat() + "Z"),
+    "no zone": st.one_of(st.datetimes(), NEAR).map(datetime.isoformat),
+    "space": NEAR.map(lambda t: t.isoformat(sep=" ", timespec="minutes")),
+    "date": st.one_of(st.dates(), st.dates(date(2026, 3, 11), date(2026, 3, 14))).map(str),
+}
+TIME_PARAMETERS = ("start", "end")
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +41,18 @@ def test_no_input_makes_the_api_fail(fuzzed_app, keys):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15  # every route of the API is in the schema
     failures: list[tuple] = []
+    forms: set[str] = set()
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(), data=st.data())
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
-        def call(case):
+        def call(case, data):
+            for name in TIME_PARAMETERS:
+                if name in (case.query or {}):
+                    form = data.draw(st.sampled_from(sorted(TIMES)))
+                    case.query[name] = data.draw(TIMES[form])
+                    forms.add(form)
             paths = [dict(case.path_parameters or {})]
             if "team_id" in paths[0]:  # random ids stop at the door: also try a real team
                 paths.append({**paths[0], "team_id": "alpha"})
@@ -50,3 +69,4 @@ def test_no_input_makes_the_api_fail(fuzzed_app, keys):
 
         call()
     assert failures == []
+    assert forms == set(TIMES)  # every form of a time was sent

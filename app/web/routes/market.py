@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from app.web.deps import Caller, Service
 from app.web.service import MAX_BARS
+from app.web.times import EndTime, StartTime
 
 router = APIRouter(prefix="/api/v1/market-data/{symbol}", tags=["market data"])
 Symbol = Annotated[str, Path(pattern=r"^[A-Za-z0-9.\-]{1,12}$")]
@@ -30,7 +31,9 @@ def bar_range(
     symbol: Symbol,
     service: Service,
     _who: Caller,
-    start: Annotated[datetime, Query()],
-    end: Annotated[datetime, Query()],
+    start: StartTime,  # type: ignore[valid-type]
+    end: EndTime,  # type: ignore[valid-type]
 ):
+    """Bars from `start` (included) to `end` (excluded). Times: a zone is exact, no zone is
+    UTC, a date alone is that New York day (as `end`, included)."""
     return {"symbol": symbol, "bars": service.bars_range(symbol, start, end)}
