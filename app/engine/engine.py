@@ -37,6 +37,7 @@ from app.engine.ports import (
     Broker,
     Ledger,
     MarketData,
+    StrategyResult,
     StrategyRunner,
     TeamCall,
     TeamCode,
@@ -186,10 +187,14 @@ class Engine:
         bars = self.feed.fetch(minute, as_of)  # {} when missing: not a gap (decision 0028)
         self.broker.on_bars(minute, bars)
         self.execution.handle(self.broker.poll(), as_of)
-        if self._staged:
-            self._swap_staged(minute, as_of)
+        swapped = self._swap_staged(minute, as_of) if self._staged else {}
         intents, rejected, faults = self.signals.collect(
-            minute, as_of, self.prices, self.execution.working_symbols(), self.feed.header()
+            minute,
+            as_of,
+            self.prices,
+            self.execution.working_symbols(),
+            self.feed.header(),
+            swapped,
         )
         if switch is not None:
             open_orders = self.execution.open_orders
@@ -227,10 +232,12 @@ class Engine:
         self.execution.handle(self.broker.poll(), now)
         self.ledger.end_tick()
 
-    def _swap_staged(self, minute: datetime, as_of: datetime) -> None:
-        """Swap in staged versions that pass a smoke call on this minute's bars."""
+    def _swap_staged(self, minute: datetime, as_of: datetime) -> dict[str, StrategyResult]:
+        """Swap in staged versions that pass a smoke call on this minute's bars; that call is
+        the version's first minute, returned by team to be used as its call (decision 0031)."""
         window = self.history.window(self.config.window_minutes)
         prices = self.history.last_closes()
+        first: dict[str, StrategyResult] = {}
         for team_id, code in sorted(self._staged.items()):
             book = self.books[team_id]
             call = TeamCall(team_id, {**book.strategy_header(code.params), **self.feed.header()})
@@ -240,6 +247,8 @@ class Engine:
                 self.config.params[team_id] = code.params
                 message = f"version {code.version} is live from this minute"
                 kind = "version"
+                if outcome.first is not None:
+                    first[team_id] = outcome.first
             else:
                 message = (
                     f"version {code.version} was not swapped in ({outcome.kind}): {outcome.error}"
@@ -247,6 +256,7 @@ class Engine:
                 kind = "version_rejected"
             self.ledger.write(TeamEvent.noted(as_of, team_id, kind, message, version=book.version))
         self._staged.clear()
+        return first
 
     def restate(self, force: bool = False) -> None:
         """Snapshots and metrics again when something was booked after the last ones (a

@@ -110,12 +110,15 @@ class TeamCode:
 
 @dataclass(frozen=True, slots=True)
 class LoadOutcome:
-    """Whether a strategy version started; `kind` and `error` say why not."""
+    """Whether a strategy version started; `kind` and `error` say why not. After a hot swap
+    that passed, `first` is its smoke call's result: the new version's first minute, made
+    on the instance that is kept (decision 0031)."""
 
     ok: bool
     kind: str = ""
     error: str = ""
     layers: tuple[dict[str, Any], ...] = ()
+    first: StrategyResult | None = None
 
 
 class StrategyRunner(Protocol):
@@ -135,7 +138,8 @@ class StrategyRunner(Protocol):
         code: TeamCode,
         smoke: tuple[datetime, Mapping[str, Any], Mapping[str, float], TeamCall],
     ) -> LoadOutcome:
-        """Replace a team's running version, only if the new one passes one smoke call."""
+        """Replace a team's running version, only if the new one passes one smoke call; the
+        call is the new version's first minute, its result the outcome's `first`."""
         ...
 
     def close(self) -> None: ...

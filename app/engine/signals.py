@@ -58,11 +58,14 @@ class TeamSignals:
         prices: dict[str, Decimal],
         working: set[str] = frozenset(),  # type: ignore[assignment]
         data: Mapping[str, Any] | None = None,
+        called: Mapping[str, StrategyResult] | None = None,
     ) -> tuple[list[Intent], int, int]:
         """Every enabled team's call for the minute, its signals checked and its lines written;
-        `data` joins every team's header (what is known of the minute's bars, decision 0028)."""
+        `data` joins every team's header (what is known of the minute's bars, decision 0028);
+        `called` holds the teams already called this minute (a new version's smoke call,
+        decision 0031): their results are used, and they are not called again."""
         self._prices, self._working, self._data = prices, working, data or {}
-        results = self._call_teams(minute)
+        results = {**self._call_teams(minute, called or {}), **(called or {})}
         intents: list[Intent] = []
         rejected = faults = 0
         for book in sorted(self._books.values(), key=lambda b: b.team_id):
@@ -79,14 +82,16 @@ class TeamSignals:
                 self._ledger.write(SignalAccepted.accepted(as_of, intent, resting, book.version))
         return intents, rejected, faults
 
-    def _call_teams(self, minute: datetime) -> dict[str, StrategyResult]:
+    def _call_teams(
+        self, minute: datetime, called: Mapping[str, StrategyResult]
+    ) -> dict[str, StrategyResult]:
         calls = [
             TeamCall(
                 b.team_id,
                 {**b.strategy_header(self._config.params.get(b.team_id, {})), **self._data},
             )
             for b in self._books.values()
-            if b.enabled
+            if b.enabled and b.team_id not in called
         ]
         if not calls:
             return {}

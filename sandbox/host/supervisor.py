@@ -82,7 +82,11 @@ class SandboxRunner:
         code: TeamCode,
         smoke: tuple[datetime, Mapping[str, Any], Mapping[str, float], TeamCall],
     ) -> LoadOutcome:
-        """Hot swap: the new version must load and pass one call on recent bars first."""
+        """Hot swap: the new version must load and pass one call on this minute's bars first.
+
+        The worker that answered the call is the one kept, so the call is the version's first
+        minute: its result comes back as the outcome's `first` for the engine to use (decision
+        0031)."""
         begun = self._begin(team_id, code)
         if isinstance(begun, LoadOutcome):
             return begun
@@ -101,7 +105,7 @@ class SandboxRunner:
         self.workers[team_id] = begun
         self.code[team_id] = code
         self._rejected.pop(team_id, None)
-        return outcome
+        return LoadOutcome(True, layers=outcome.layers, first=result)
 
     def _note_rejection(self, team: str, outcome: LoadOutcome) -> None:
         if outcome.kind == "rejected":

@@ -300,6 +300,8 @@ def test_a_hot_swap_that_passes_its_smoke_test_replaces_the_old_version(
     old_pid = runner.workers[team].pid
     outcome = runner.swap(team, code(COUNTER, "v2", tag="v2"), smoke=swap_smoke(team))
     assert outcome.ok, outcome.error
+    assert outcome.first is not None  # the smoke call's result: the version's first minute
+    assert outcome.first.output == counted(1, "v2")
     assert wait_gone(old_pid)
     assert runner.code[team].version == "v2"
     result = tick(runner, call(team))[team]
