@@ -17,7 +17,7 @@ from app.uploads.store import MIB, Quota, StrategyStore
 from app.web.bodies import CloseUnreadBodies
 from app.web.keys import KeyStore
 from app.web.responses import OrjsonResponse
-from app.web.routes import admin, market, pages, public, strategy, team
+from app.web.routes import admin, docs, market, pages, public, strategy, team
 from app.web.routes.pages import WEB_DIR
 from app.web.service import ArenaService, NotFoundError
 from sandbox.host.supervisor import SandboxSettings
@@ -30,6 +30,8 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         title="Strategy Arena",
         summary="Team status, the leaderboard, strategy uploads and organiser controls.",
         default_response_class=OrjsonResponse,
+        docs_url=None,  # served from this host by routes/docs.py, not from a CDN
+        redoc_url=None,
     )
     app.add_middleware(CloseUnreadBodies)  # a refusal before the body is read ends the connection
     service = ArenaService(folder, settings.registry)
@@ -43,7 +45,7 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
     app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
     uploads = strategy.strategy_router(limiter, settings.uploads_per_minute)
     routers = (public.router, team.router, uploads, market.router, admin.router)
-    for router in (*routers, pages.router):
+    for router in (*routers, pages.router, docs.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

@@ -3,20 +3,15 @@ Selenium): the leaderboard draws its charts, and a team opens its page with its 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from app.cli.web import serve_beside
 from tests.runtime.live_processes import free_port, wait_until_answering
+from tests.web.browsers import chromium, needs_chromium, wait_for
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and shutil.which(DRIVER)),
-    reason="Chromium is installed by `make test` (apt: chromium, chromium-driver)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -33,32 +28,9 @@ def site(arena_dir, keys) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(flag)  # fmt: skip
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = chromium()
     yield driver
     driver.quit()
-
-
-def wait_for(driver, script: str, seconds: float = 15.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, seconds).until(lambda d: d.execute_script(script))
 
 
 def test_the_leaderboard_draws_every_teams_curve(site, browser):
