@@ -26,6 +26,7 @@ from app.market.synthetic import SyntheticMarket
 from app.runtime.competition import AssetLimits, Competition, CompetitionPlan, prepare_data_dir
 from app.runtime.controls import release_kill_switch, throw_kill_switch
 from app.runtime.live import alpaca_components
+from app.runtime.presence import require_competition, running_engine
 from app.runtime.resume import held_problems, record_opening_cash
 from app.runtime.warmup import warm_history
 from app.runtime.write_failure import held_after_write_failure
@@ -205,8 +206,11 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
     """Throw (block, cancel, flatten) or release (off) the kill switch of a running engine."""
     if args.mode == "off":
         released = release_kill_switch(args.data_dir, by="cli")
+        if not released:
+            require_competition(args.data_dir)  # `off` in the wrong folder is said, too
         console.print("kill switch released" if released else "the kill switch was not thrown")
         return 0
+    require_competition(args.data_dir)
     if args.mode == "flatten" and not args.yes:
         if not sys.stdin.isatty():
             raise ValueError("flatten closes every team's positions: confirm with --yes")
@@ -215,10 +219,12 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
             console.print("not confirmed: nothing changed")
             return 1
     switch = throw_kill_switch(args.data_dir, KillMode(args.mode), by="cli")
-    console.print(
-        f"kill switch: {switch.mode.value} (the running engine acts at its next tick); "
-        "`arena kill-switch off` releases it"
-    )
+    if running_engine(args.data_dir) is None:
+        when = (f"no engine is running on {args.data_dir}: the next one started there "
+                "acts on it at its first tick")  # fmt: skip
+    else:
+        when = "the running engine acts at its next tick"
+    console.print(f"kill switch: {switch.mode.value} ({when}); `arena kill-switch off` releases it")
     return 0
 
 

@@ -12,6 +12,7 @@ from app.cli.output import console, show_keys
 from app.config.registry import Registry, load_registry
 from app.config.registry_edit import with_team, write_registry
 from app.config.settings import ArenaSettings
+from app.runtime.presence import competitions_inside, is_competition
 from app.strategies.sources import StrategySourceError, guess_entry_point, read_strategy_files
 from app.web.keys import ORGANISER, KeyStore
 from sandbox.worker.compiler import check_strategy
@@ -76,7 +77,21 @@ def cmd_teams_add(args: argparse.Namespace) -> int:
     _check_entry_point(args.strategy, args.entry_point, registry)
     write_registry(args.registry, text)
     show_keys({args.team_id: KeyStore(args.data_dir).issue(args.team_id)})
+    _note_competition_elsewhere(args.data_dir)
     return 0
+
+
+def _note_competition_elsewhere(data_dir: Path) -> None:
+    """A key opens the server on its own data directory: say so when the competition that
+    runs is in a folder inside it (the demo's `data/demo`), not there."""
+    inside = competitions_inside(data_dir)
+    if inside and not is_competition(data_dir):
+        where = " or ".join(f"--data-dir {child}" for child in inside)
+        console.print(
+            f"note: the key is kept in {data_dir}, which holds no competition; one is in "
+            f"{', '.join(str(c) for c in inside)}: pass {where} for a key that opens it",
+            markup=False,
+        )
 
 
 def _as_written(strategy: Path, registry: Path) -> str:
@@ -114,4 +129,5 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
             raise ValueError(f"no team {args.team_id!r} in {args.registry}")
     show_keys({args.team_id: KeyStore(args.data_dir).issue(args.team_id)})
     console.print("the old key no longer opens anything")
+    _note_competition_elsewhere(args.data_dir)
     return 0

@@ -12,6 +12,7 @@ from app.config.registry import Registry, RegistryError, load_registry
 from app.config.settings import ArenaSettings
 from app.ledger import reader
 from app.ledger.paths import owner_dir, team_ids
+from app.runtime.presence import require_competition
 
 
 def register(commands: Commands, settings: ArenaSettings) -> None:
@@ -26,9 +27,13 @@ def register(commands: Commands, settings: ArenaSettings) -> None:
 
 
 def cmd_print_team(args: argparse.Namespace) -> int:
+    require_competition(args.data_dir)
     folder = owner_dir(args.data_dir, args.team_id)
     if not folder.is_dir():
-        raise ValueError(f"no ledgers for team {args.team_id!r} in {args.data_dir}")
+        teams = ", ".join(team_ids(args.data_dir)) or "none with ledgers yet"
+        raise ValueError(
+            f"no team {args.team_id!r} in the competition in {args.data_dir} (teams: {teams})"
+        )
     for renderable in team_view(
         args.team_id,
         reader.latest_portfolio(folder),
@@ -41,9 +46,10 @@ def cmd_print_team(args: argparse.Namespace) -> int:
 
 
 def cmd_print_global(args: argparse.Namespace) -> int:
+    require_competition(args.data_dir)
     ids = team_ids(args.data_dir)
     if not ids:
-        raise ValueError(f"no team ledgers in {args.data_dir}")
+        raise ValueError(f"the competition in {args.data_dir} has not written a minute yet")
     names = _team_names(args.registry)
     latest = {t: reader.latest_metrics(owner_dir(args.data_dir, t)) for t in ids}
     console.print(metrics_rows(latest, names))

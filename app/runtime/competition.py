@@ -27,6 +27,7 @@ from app.market.lake import BarLake
 from app.market.store import BarStore
 from app.runtime.controls import kill_switch_reader, team_switch_reader
 from app.runtime.failpoints import failpoint
+from app.runtime.presence import clear_engine_mark, mark_engine_running
 from app.runtime.resume import resume
 from app.runtime.warmup import backfill_session
 from app.runtime.write_failure import TradingStoppedError, stopped
@@ -136,6 +137,8 @@ class Competition:
             hooks,
         )
         gc.freeze()  # what lives for the whole run is never scanned again: no collection pauses
+        if plan.strategies:  # an engine runs here: the CLI's controls can find it
+            mark_engine_running(plan.data_dir)
         return cls(plan, parts, engine)
 
     def recover(self, broker: RecoverableBroker, dry_run: bool = False) -> RecoveryReport:
@@ -197,6 +200,8 @@ class Competition:
         if self._closed:
             return
         self._closed = True
+        if self.plan.strategies:
+            clear_engine_mark(self.data_dir)
         if self.inbox is not None:
             self.inbox.stop()
         try:

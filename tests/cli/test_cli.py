@@ -134,7 +134,7 @@ def test_bad_rows_are_reported_with_file_and_line_and_the_replay_goes_on(tmp_pat
     [
         (("replay", "--bars", "/nonexistent/bars"), "/nonexistent/bars"),
         (("teams", "list", "--registry", "/nonexistent/registry.yaml"), "no such registry file"),
-        (("print-team", "nobody", "--data-dir", "/nonexistent"), "no ledgers for team 'nobody'"),
+        (("print-team", "nobody", "--data-dir", "/nonexistent"), "no competition in /nonexistent"),
         (("run", "--market", "bogus", "--duration", "1"), "--market must be"),
     ],
 )
@@ -211,6 +211,7 @@ def test_every_ledger_line_carries_an_rfc3339_utc_timestamp(replayed: Path):
 
 def test_kill_switch_needs_confirmation_to_flatten_and_can_be_released(tmp_path, capsys):
     data = str(tmp_path / "data")
+    (tmp_path / "data" / "team" / "alpha").mkdir(parents=True)  # a competition's ledgers
     assert main(["kill-switch", "flatten", "--data-dir", data]) == 1  # stdin is not a tty
     assert "confirm with --yes" in capsys.readouterr().err
     assert not (tmp_path / "data" / "control" / "kill-switch.json").exists()
