@@ -129,5 +129,10 @@ def test_the_pages_and_their_vendored_assets_are_served(client: TestClient, keys
     assert client.get("/team").status_code == 200
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/api/v1/me", headers={"X-API-Key": keys["beta"]}).json() == {
-        "team_id": "beta"
+        "team_id": "beta",
+        "organiser": False,
+        "teams": [{"team_id": "beta", "name": "Beta"}],
     }
+    organiser = client.get("/api/v1/me", headers={"X-API-Key": keys[ORGANISER]}).json()
+    assert organiser["organiser"] is True
+    assert [t["team_id"] for t in organiser["teams"]] == ["alpha", "beta"]

@@ -134,3 +134,27 @@ def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, t
         engine.join(timeout=60)
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_organisers_key_opens_a_team_picker(site, browser, keys):
+    browser.get(site + "/team")
+    browser.execute_script("sessionStorage.clear()")
+    field = browser.find_element("id", "key")
+    field.clear()
+    field.send_keys(keys["organiser"])
+    browser.find_element("css selector", "#login button").click()
+    wait_for(browser, "return !document.getElementById('team').hidden")
+    assert browser.find_element("id", "login-error").text == ""
+    options = browser.execute_script(
+        "return [...document.querySelectorAll('#team-picker option')].map(o => o.value)"
+    )
+    assert options == ["alpha", "beta"]
+    assert browser.find_element("id", "team-name").text == "Alpha"
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "team-picker")).select_by_value("beta")
+    wait_for(browser, "return document.getElementById('team-name').textContent === 'Beta'")
+    positions = browser.execute_script(
+        "return [...document.querySelectorAll('#positions tbody td')].map(td => td.textContent)"
+    )
+    assert positions[:1] == ["BBB"]

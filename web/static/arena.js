@@ -89,16 +89,32 @@ const arena = (() => {
     setInterval(refresh, refreshMs);
   }
 
+  // The team a key opens: its own, or for the organiser's key the one picked (the first).
+  function pickTeam(me, wanted) {
+    const picker = document.getElementById("team-picker");
+    document.getElementById("picker").hidden = !me.organiser;
+    if (!me.organiser) return me.team_id;
+    if (me.teams.length === 0) throw new Error("no team is registered yet");
+    const ids = me.teams.map((t) => t.team_id);
+    if ([...picker.options].map((o) => o.value).join() !== ids.join()) {
+      picker.replaceChildren(...me.teams.map((t) => new Option(`${t.name} (${t.team_id})`,
+                                                                t.team_id)));
+    }
+    picker.value = ids.includes(wanted) ? wanted : ids[0];
+    return picker.value;
+  }
+
   function teamPage() {
     let chart = null;
-    let current = null;  // {key, base}
+    let current = null;  // {key, team, base}
     let awaited = null;  // an uploaded version not yet live
     const form = document.getElementById("login");
     const keyInput = document.getElementById("key");
-    async function open(key) {
+    async function open(key, wanted) {
       const me = await getJSON("/api/v1/me", key);
-      const base = `/api/v1/team/${encodeURIComponent(me.team_id)}`;
-      current = { key, base };
+      const team = pickTeam(me, wanted);
+      const base = `/api/v1/team/${encodeURIComponent(team)}`;
+      current = { key, team, base };
       const [status, history, trades, events, versions] = await Promise.all([
         getJSON(base, key), getJSON(`${base}/history?interval=5min`, key),
         getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/events?size=20`, key),
@@ -132,7 +148,7 @@ const arena = (() => {
         e.timestamp, e.kind, e.message || e.printed,
       ]));
       document.getElementById("team").hidden = false;
-      chart = draw(document.getElementById("team-chart"), { [me.team_id]: history.points }, chart);
+      chart = draw(document.getElementById("team-chart"), { [team]: history.points }, chart);
     }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -166,9 +182,17 @@ const arena = (() => {
       }
       awaited = reply.version;
       result.textContent = `Version ${reply.version} accepted; live from the engine's next tick.`;
-      open(current.key);
+      open(current.key, current.team);
     });
-    setInterval(() => { if (current) open(current.key).catch(() => {}); }, 2000);
+    document.getElementById("team-picker").addEventListener("change", (event) => {
+      if (!current) return;
+      awaited = null;
+      document.getElementById("upload-result").textContent = "";
+      open(current.key, event.target.value).catch((error) => {
+        document.getElementById("login-error").textContent = error.message;
+      });
+    });
+    setInterval(() => { if (current) open(current.key, current.team).catch(() => {}); }, 2000);
     const saved = sessionStorage.getItem("arena-key");
     if (saved) { keyInput.value = saved; open(saved).catch(() => {}); }
   }

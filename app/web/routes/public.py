@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from app.web.deps import Caller, Service
+from app.web.keys import ORGANISER
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -24,6 +25,11 @@ def curves(service: Service, interval: Literal["5min", "15min", "1h", "1d"] = "1
 
 
 @router.get("/me")
-async def me(who: Caller):
-    """Whose key this is (the team page asks, then opens that team)."""
-    return {"team_id": who}
+async def me(who: Caller, service: Service):
+    """Whose key this is and the teams it opens: a team's key its own team, the organiser's
+    every team (the team page asks, then opens the team or offers the organiser a picker)."""
+    if who != ORGANISER:
+        return {"team_id": who, "organiser": False, "teams": [{"team_id": who,
+                "name": service.teams().get(who, who)}]}  # fmt: skip
+    teams = [{"team_id": team, "name": name} for team, name in service.teams().items()]
+    return {"team_id": who, "organiser": True, "teams": teams}
