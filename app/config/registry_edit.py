@@ -47,8 +47,10 @@ def with_team(path: Path, entry: dict[str, Any]) -> tuple[str, Registry]:
 
 def write_registry(path: Path, text: str) -> None:
     """Replace the registry atomically: a reader sees the old file or the new one."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
+        os.fchmod(handle, mode)  # mkstemp's 0600 would hide the file from the server's user
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()

@@ -31,6 +31,7 @@ def add(registry: Path, data: Path, team_id: str, *extra: str) -> int:
 def test_adding_a_team_keeps_every_comment_and_the_layout(competition):
     registry, data = competition
     before = registry.read_text()
+    registry.chmod(0o640)
     strategy = registry.parent / "scripted.py"
     assert add(registry, data, "gamma", "--strategy", str(strategy),
                "--entry-point", "ScriptedStrategy") == 0  # fmt: skip
@@ -44,6 +45,7 @@ def test_adding_a_team_keeps_every_comment_and_the_layout(competition):
         "    initial_cash: 100000\n"
     )
     assert [t.team_id for t in load_registry(registry).teams] == ["alpha", "gamma"]
+    assert registry.stat().st_mode & 0o777 == 0o640  # the file's own mode is kept
 
 
 def test_a_missing_entry_point_is_refused_before_anything_is_kept(competition, capsys):
