@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from slowapi import Limiter, _rate_limit_exceeded_handler
+from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 
 from app.config.settings import ArenaSettings
@@ -42,7 +45,7 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
     )
     limiter = Limiter(key_func=strategy.key_of_caller)
     app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    app.add_exception_handler(RateLimitExceeded, _too_many_uploads)
     uploads = strategy.strategy_router(limiter, settings.uploads_per_minute)
     routers = (public.router, team.router, uploads, market.router, admin.router)
     for router in (*routers, pages.router, docs.router):
@@ -58,6 +61,26 @@ def create_app(settings: ArenaSettings | None = None, data_dir: Path | None = No
         return OrjsonResponse({"detail": str(error)}, status_code=422)
 
     return app
+
+
+def _too_many_uploads(request: Request, error: RateLimitExceeded) -> JSONResponse:
+    """429 in words: how many uploads a minute, and when the next one is possible (also as
+    Retry-After, in seconds)."""
+    limit = error.limit.limit
+    reset_at, _left = request.app.state.limiter.limiter.get_window_stats(
+        limit, *request.state.view_rate_limit[1]
+    )
+    wait = max(1, math.ceil(reset_at - time.time()))
+    at = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%H:%M:%S UTC")
+    problem = (
+        f"too many uploads: {limit.amount} a minute per key; the next upload is possible "
+        f"in {wait} s (at {at})"
+    )
+    return OrjsonResponse(
+        {"detail": {"problems": [problem]}, "retry_after": wait},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def _quota(service: ArenaService) -> Quota:

@@ -136,14 +136,18 @@ def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, t
         server.wait(timeout=10)
 
 
-def test_the_organisers_key_opens_a_team_picker(site, browser, keys):
+def log_in(browser, site: str, key: str) -> None:
+    """A fresh team page (no key kept from an earlier test), opened with `key`."""
     browser.get(site + "/team")
     browser.execute_script("sessionStorage.clear()")
-    field = browser.find_element("id", "key")
-    field.clear()
-    field.send_keys(keys["organiser"])
+    browser.get(site + "/team")
+    browser.find_element("id", "key").send_keys(key)
     browser.find_element("css selector", "#login button").click()
-    wait_for(browser, "return !document.getElementById('team').hidden")
+
+
+def test_the_organisers_key_opens_a_team_picker(site, browser, keys):
+    log_in(browser, site, keys["organiser"])
+    wait_for(browser, "return document.querySelectorAll('#team-picker option').length")
     assert browser.find_element("id", "login-error").text == ""
     options = browser.execute_script(
         "return [...document.querySelectorAll('#team-picker option')].map(o => o.value)"
@@ -158,3 +162,29 @@ def test_the_organisers_key_opens_a_team_picker(site, browser, keys):
         "return [...document.querySelectorAll('#positions tbody td')].map(td => td.textContent)"
     )
     assert positions[:1] == ["BBB"]
+
+
+def test_a_rate_limited_upload_says_when_the_next_is_possible(site, browser, keys, tmp_path):
+    log_in(browser, site, keys["beta"])
+    wait_for(browser, "return document.getElementById('team-name').textContent === 'Beta'")
+    spent = browser.execute_async_script(  # the six uploads of this minute, refused fast
+        "const done = arguments[1]; const sends = [];"
+        "for (let i = 0; i < 6; i++) sends.push(fetch('/api/v1/team/beta/strategy',"
+        " {method: 'POST', headers: {'X-API-Key': arguments[0]}, body: 'x'}));"
+        "Promise.all(sends).then(r => done(r.map(a => a.status)));",
+        keys["beta"],
+    )
+    assert 429 not in spent
+    source = tmp_path / "strategy.py"
+    source.write_text(BUYER)
+    browser.find_element("id", "upload-file").send_keys(str(source))
+    browser.find_element("css selector", "#upload button").click()
+    text = wait_for(
+        browser,
+        "const t = document.getElementById('upload-result').textContent;"
+        "return t.startsWith('Not uploaded') || t.startsWith('Refused') ? t : null",
+    )
+    assert text.startswith("Not uploaded: too many uploads (6 a minute per key)."), text
+    assert "The next upload is possible in " in text
+    assert "{" not in text
+    assert browser.find_element("css selector", "#upload button").get_attribute("disabled")

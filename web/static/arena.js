@@ -104,6 +104,21 @@ const arena = (() => {
     return picker.value;
   }
 
+  // A rate-limited upload, in words: when the next one is possible (Retry-After, seconds);
+  // the button waits until then.
+  function tooMany(answer, reply, button) {
+    const wait = Number(answer.headers.get("Retry-After")) || Number(reply.retry_after) || 60;
+    const at = new Date(Date.now() + wait * 1000).toLocaleTimeString();
+    if (button) {
+      button.disabled = true;
+      setTimeout(() => { button.disabled = false; }, wait * 1000);
+    }
+    const problems = (reply.detail && reply.detail.problems) || [];
+    const limit = problems.length ? ` (${problems[0].split(";")[0]})` : "";
+    return `Not uploaded: too many uploads${limit.replace("too many uploads: ", "")}. ` +
+      `The next upload is possible in ${wait} s, at ${at}.`;
+  }
+
   function teamPage() {
     let chart = null;
     let current = null;  // {key, team, base}
@@ -174,6 +189,10 @@ const arena = (() => {
         method: "POST", headers: { "X-API-Key": current.key }, body,
       });
       const reply = await answer.json();
+      if (answer.status === 429) {
+        result.textContent = tooMany(answer, reply, event.submitter);
+        return;
+      }
       if (!answer.ok) {
         const problems = reply.detail && reply.detail.problems;
         result.textContent = `Refused (${answer.status}): ` +
