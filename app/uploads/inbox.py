@@ -31,7 +31,7 @@ class StrategyInbox:
         self._changed.set()  # the first tick looks: versions uploaded before this start count
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._staged: dict[str, str] = {}
+        self._seen: dict[str, int] = {}  # lines of each team's version log seen
 
     def start(self) -> None:
         self.store.root.mkdir(parents=True, exist_ok=True)
@@ -47,21 +47,28 @@ class StrategyInbox:
             log.error("watching %s for uploads stopped: %s", self.store.root, error)
 
     def drain(self, engine: Stager) -> list[str]:
-        """Stage each team's newest version if it is new; returns the teams staged."""
+        """Stage each team's newest upload if it is new; returns the teams staged.
+
+        Every line of a team's version log is an upload that passed, so a new line is staged
+        even when its code is the version running (or the one a disabled team failed with):
+        uploading the same file again revives a team (issue 15). Lines written before this
+        start count only for a version that is not running already."""
         if not self._changed.is_set():
             return []
         self._changed.clear()
         staged = []
         for team_id, book in engine.books.items():
-            latest = self.store.latest(team_id)
-            if latest is None:
+            versions = self.store.versions(team_id)
+            seen, self._seen[team_id] = self._seen.get(team_id), len(versions)
+            if not versions or (seen is not None and len(versions) <= seen):
                 continue
+            latest = versions[-1]
             version = str(latest["version"])
-            if version in (self._staged.get(team_id), book.version):
-                continue
+            if seen is None and version == book.version and book.enabled:
+                continue  # uploaded before this start and running already
             code = self.store.code(team_id, version, self.params.get(team_id, {}))
+            code.entry_point = str(latest.get("entry_point") or code.entry_point)
             engine.stage_version(team_id, code)
-            self._staged[team_id] = version
             staged.append(team_id)
         return staged
 

@@ -33,7 +33,7 @@ class UploadOutcome:
     version: str | None = None
     problems: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
-    duplicate: bool = False
+    duplicate: bool = False  # the team's store already held this code: uploaded again
     over_quota: bool = False
 
 
@@ -61,18 +61,21 @@ class UploadPipeline:
         unpacked, entry = checked
         sources = unpacked.sources
         version = version_of({**sources, **{k: v.hex() for k, v in unpacked.data.items()}})
-        if self.store.has(team_id, version):
-            return UploadOutcome(False, version, ["this exact code is already a version"], {},
-                                 duplicate=True)  # fmt: skip
+        # The same code again is checked again and staged again (it may revive a disabled
+        # team, issue 15): its files are kept once, each upload is a line of the log.
+        again = self.store.has(team_id, version)
         quota = self.quota()
         full = self.store.quota_problem(team_id, version_bytes(sources, unpacked.data), quota)
-        if full is not None:  # before the smoke test: a full store costs no sandbox time
+        if full is not None and not again:  # before the smoke test: no sandbox time spent
             return UploadOutcome(False, version, [full], over_quota=True)
         smoke = self._smoke(team_id, TeamCode(sources, entry, dict(params), version))
         if smoke.get("error"):
             return UploadOutcome(False, version, [f"smoke test: {smoke['error']}"], smoke)
         report = {"entry_point": entry, "files": sorted(sources) + sorted(unpacked.data),
                   "problems": [], "smoke": smoke}  # fmt: skip
+        if again:
+            self.store.log_again(team_id, version, report)
+            return UploadOutcome(True, version, [], report, duplicate=True)
         try:  # checked again with the report, under the store's lock
             self.store.save(team_id, version, sources, unpacked.data, report, quota)
         except QuotaExceededError as full_now:

@@ -129,6 +129,15 @@ class StrategyStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        return self._announce(folder, version, report)
+
+    def log_again(self, team_id: str, version: str, report: dict[str, Any]) -> dict[str, Any]:
+        """A version the store holds, uploaded again and checked again: a new line in the
+        log (the engine stages it again), with this upload's report; the files are kept."""
+        with self._saving:
+            return self._announce(self.team_dir(team_id), version, {**report, "again": True})
+
+    def _announce(self, folder: Path, version: str, report: dict[str, Any]) -> dict[str, Any]:
         record = {"version": version, "uploaded_at": datetime.now(UTC), **report}
         with JsonlAppender(folder / VERSIONS) as log:
             log.append(record)

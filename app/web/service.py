@@ -120,7 +120,16 @@ class ArenaService:
             "return_pct": metrics.get("total_return_pct"),
             "strategy_version": version,
             "health": health,
+            "last_fault": self._last_fault(team_id),
         }
+
+    def _last_fault(self, team_id: str) -> dict[str, Any] | None:
+        """The team's newest fault among its recent events (a strategy's error, a version
+        the engine would not swap in), for a page to say why a team is not trading."""
+        for record in reversed(reader.recent_events(self._folder(team_id), 500)):
+            if record.get("kind") not in NOT_FAULTS:
+                return {k: record.get(k) for k in ("timestamp", "kind", "message")}
+        return None
 
     def _version_and_health(self, team_id: str, latest: dict[str, Any]) -> tuple[str | None, str]:
         """The running version and whether the team is trading: from its latest metrics
@@ -277,6 +286,13 @@ class ArenaService:
         if len(frame) > MAX_BARS:
             raise ValueError(f"more than {MAX_BARS} bars: ask for a shorter range")
         return _bars(frame, symbol)
+
+
+NOT_FAULTS = {
+    EventKind.SIGNAL_ACCEPTED, EventKind.SIGNAL_REFUSED, EventKind.OUTPUT, EventKind.VERSION,
+    EventKind.DISABLED, EventKind.EXPIRED, EventKind.ORDER, EventKind.CONTROL,
+    EventKind.LEDGER_LIMIT, EventKind.CORPORATE_ACTION, None,
+}  # fmt: skip
 
 
 def _page(tail: Callable[[int], list[dict[str, Any]]], page: int, size: int) -> dict[str, Any]:

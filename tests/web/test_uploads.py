@@ -93,8 +93,9 @@ def test_a_good_file_becomes_a_version_with_its_report(api):
     client, keys, _ = api
     versions = client.get("/api/v1/team/beta/strategy", headers={"X-API-Key": keys["beta"]})
     assert [v["version"] for v in versions.json()["versions"]] == [body["version"]]
-    again = post(api, "strategy.py", GOOD.encode(), team="beta")
-    assert again.status_code == 409
+    again = post(api, "strategy.py", GOOD.encode(), team="beta")  # checked and staged again
+    assert again.status_code == 201, again.text
+    assert (again.json()["version"], again.json()["again"]) == (body["version"], True)
 
 
 def test_a_package_whose_modules_import_each_other_works(api):

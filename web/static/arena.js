@@ -119,10 +119,31 @@ const arena = (() => {
       `The next upload is possible in ${wait} s, at ${at}.`;
   }
 
+  // Why a team is not trading: its newest fault (a version refused at the swap included).
+  function faultText(status) {
+    const fault = status.last_fault;
+    return fault ? `${fault.kind}: ${fault.message}` : "";
+  }
+
+  // Said once the engine has acted on an upload: live (and trading), or the fault.
+  function uploadState(awaited, status) {
+    const fault = status.last_fault;
+    const newFault = fault !== null && JSON.stringify(fault) !== awaited.fault;
+    const refused = newFault && fault.kind === "version_rejected";
+    if (status.strategy_version === awaited.version && status.health !== "disabled" && !refused) {
+      return `Version ${awaited.version} is live.`;
+    }
+    if (refused || (newFault && status.health === "disabled")) {
+      return `Version ${awaited.version} is not live: ${faultText(status)}`;
+    }
+    return null;
+  }
+
   function teamPage() {
     let chart = null;
     let current = null;  // {key, team, base}
-    let awaited = null;  // an uploaded version not yet live
+    let awaited = null;  // an uploaded version not yet live: {version, fault at the upload}
+    let shown = null;  // the status last shown
     const form = document.getElementById("login");
     const keyInput = document.getElementById("key");
     async function open(key, wanted) {
@@ -135,19 +156,23 @@ const arena = (() => {
         getJSON(`${base}/trades?size=20`, key), getJSON(`${base}/events?size=20`, key),
         getJSON(`${base}/strategy`, key),
       ]);
-      fill(document.querySelector("#versions tbody"), versions.versions.map((v) => [
+      const running = versions.versions.findIndex((v) => v.version === status.strategy_version);
+      const state = status.health === "disabled" ? `disabled: ${faultText(status)}` : "live";
+      fill(document.querySelector("#versions tbody"), versions.versions.map((v, i) => [
         v.version, v.uploaded_at, v.entry_point, (v.files || []).join(", "),
-        v.version === status.strategy_version ? "live" : "",
+        i === running ? state : "",
       ]));
-      if (awaited && status.strategy_version === awaited) {
-        document.getElementById("upload-result").textContent = `Version ${awaited} is live.`;
-        awaited = null;
+      const said = awaited && uploadState(awaited, status);
+      if (said) {
+        document.getElementById("upload-result").textContent = said;
+        if (said.endsWith("is live.")) awaited = null;
       }
+      shown = status;
       document.getElementById("team-name").textContent = status.name;
       document.getElementById("team-summary").textContent =
         `Rank ${status.rank ?? "-"} of ${status.teams} · equity ${number(status.equity)} · ` +
         `cash ${number(status.cash)} · version ${status.strategy_version ?? "-"} · ` +
-        status.health;
+        status.health + (status.health === "disabled" ? ` (${faultText(status)})` : "");
       fill(document.querySelector("#positions tbody"),
         Object.entries(status.positions).map(([symbol, p]) => [
           symbol, p.quantity, number(p.avg_cost), number(p.price), number(p.unrealized_pnl),
@@ -199,8 +224,12 @@ const arena = (() => {
           (problems ? problems.join("; ") : JSON.stringify(reply.detail || reply));
         return;
       }
-      awaited = reply.version;
-      result.textContent = `Version ${reply.version} accepted; live from the engine's next tick.`;
+      awaited = { version: reply.version,
+                  fault: JSON.stringify(shown ? shown.last_fault : null) };
+      result.textContent = reply.again
+        ? `Version ${reply.version} (code uploaded before) checked again; ` +
+          "the engine swaps it in at its next tick."
+        : `Version ${reply.version} accepted; live from the engine's next tick.`;
       open(current.key, current.team);
     });
     document.getElementById("team-picker").addEventListener("change", (event) => {

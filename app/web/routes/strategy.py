@@ -94,7 +94,9 @@ def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
     async def upload(request: Request, team_id: TeamId, service: Service):
         """A new version: every problem is listed (422); only a version that passes the
         static checks and a smoke call in the sandbox is stored, and the engine swaps it in.
-        A team whose stored versions would pass its quota is refused (409)."""
+        Code the team uploaded before is checked again and swapped in again (`again`: it
+        revives a disabled team). A team whose stored versions would pass its quota is
+        refused (409)."""
         form = await read_upload_form(request)
         pipeline = request.app.state.uploads
         params = service.team_params(team_id)
@@ -102,10 +104,10 @@ def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
             pipeline.accept, team_id, form.filename, form.payload, form.entry_point, params
         )
         if not outcome.accepted:
-            status = 409 if outcome.duplicate or outcome.over_quota else 422
+            status = 409 if outcome.over_quota else 422
             raise HTTPException(status, {"problems": outcome.problems, "version": outcome.version})
         return {"version": outcome.version, "report": outcome.report,
-                "live": "from the engine's next tick"}  # fmt: skip
+                "again": outcome.duplicate, "live": "from the engine's next tick"}  # fmt: skip
 
     @router.get("")
     def versions(team_id: TeamId, service: Service):
