@@ -184,6 +184,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
     if not args.universe:
         raise ValueError("reconcile needs --universe (the symbols the competition trades)")
+    require_competition(args.data_dir)  # books to recover: never an empty folder's
     broker, market, _clock = alpaca_components(ArenaSettings(), sorted(args.universe), None)
     plan = CompetitionPlan(registry, market, args.data_dir, broker, strategies=False)
     competition = Competition.open(plan)  # the books alone: no strategy is started

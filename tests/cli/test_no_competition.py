@@ -37,6 +37,7 @@ def ledgers(data_dir: Path, *teams: str) -> Path:
         ("kill-switch", "off"),
         ("print-global",),
         ("print-team", "momentum"),
+        ("reconcile", "--universe", "AAPL", "--apply"),
     ],
 )
 def test_an_empty_data_dir_is_said_to_hold_no_competition(command, tmp_path, capsys):
