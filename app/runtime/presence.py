@@ -6,6 +6,7 @@ print-global) ask here first, so a wrong `--data-dir` is said instead of acted o
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from datetime import UTC, datetime
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.timefmt import to_rfc3339
+from app.engine.stop import LedgerWriteError
 from app.ledger.paths import journal_path, team_ids
 from app.ledger.small_files import write_json_atomic
 
 ENGINE_FILE = Path("control") / "engine.json"
+log = logging.getLogger(__name__)
 
 
 class NoCompetitionError(ValueError):
@@ -24,13 +27,17 @@ class NoCompetitionError(ValueError):
 
 
 def mark_engine_running(data_dir: Path) -> None:
-    """Written when a competition opens: which process runs the engine, since when."""
+    """Written when a competition opens: which process runs the engine, since when. Best
+    effort: a folder that refuses it leaves the ledgers to say a competition is there."""
     body = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": to_rfc3339(datetime.now(UTC)),
     }
-    write_json_atomic(Path(data_dir) / ENGINE_FILE, body)
+    try:
+        write_json_atomic(Path(data_dir) / ENGINE_FILE, body)
+    except (OSError, LedgerWriteError) as error:
+        log.warning("cannot mark %s as having a running engine: %s", data_dir, error)
 
 
 def clear_engine_mark(data_dir: Path) -> None:
