@@ -26,6 +26,7 @@ from app.ledger.jsonl import tail_jsonl
 from app.ledger.paths import METRICS, TRADES, owner_dir, team_ids
 from app.ledger.small_files import ChangedFile
 from app.market.lake import BarLake
+from app.strategies.sources import StrategySourceError, read_strategy_files, version_of
 from app.uploads.store import StrategyStore
 from app.web.times import NEW_YORK, parse_time
 
@@ -211,8 +212,26 @@ class ArenaService:
         return dict(team.params) if team is not None else {}
 
     def strategy_versions(self, team_id: str) -> list[dict[str, Any]]:
+        """Every version, oldest first: the registry's own (what the engine starts with),
+        then each upload (`uploaded_at` on the wall clock)."""
         self.require_team(team_id)
-        return StrategyStore(self.data_dir).versions(team_id)
+        uploads = [
+            {"source": "upload", **v} for v in StrategyStore(self.data_dir).versions(team_id)
+        ]
+        own = self._cached(("registry-version", team_id), lambda: self._registry_version(team_id))
+        return ([own] if own else []) + uploads
+
+    def _registry_version(self, team_id: str) -> dict[str, Any] | None:
+        registry = self.registry()
+        team = next((t for t in registry.teams if t.team_id == team_id), None) if registry else None
+        if team is None:
+            return None
+        try:
+            files = read_strategy_files(team.strategy)
+        except (OSError, StrategySourceError):
+            return None
+        return {"source": "registry", "version": version_of(files), "uploaded_at": None,
+                "entry_point": team.entry_point, "files": sorted(files)}  # fmt: skip
 
     # -- public ------------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ def test_a_team_uploads_through_the_form_and_sees_its_version_go_live(browser, t
             "return [...document.querySelectorAll('#versions tbody tr')]"
             ".map(r => r.lastChild.textContent)"
         )
-        assert live == ["live"]
+        assert live == ["live", ""]  # the upload, then the registry's own
     finally:
         stop.set()
         engine.join(timeout=60)
@@ -188,3 +188,25 @@ def test_a_rate_limited_upload_says_when_the_next_is_possible(site, browser, key
     assert "The next upload is possible in " in text
     assert "{" not in text
     assert browser.find_element("css selector", "#upload button").get_attribute("disabled")
+
+
+def test_the_versions_table_shows_the_registrys_version_live_and_names_the_clocks(
+    site, browser, keys
+):
+    log_in(browser, site, keys["alpha"])
+    rows = "return [...document.querySelectorAll('#versions tbody tr')].map(r => [...r.cells]"
+    found = wait_for(browser, rows + ".map(c => c.textContent))")
+    assert len(found) == 1
+    version, uploaded, entry, files, state = found[0]
+    assert (uploaded, entry, files, state) == (
+        "the registry's (at start)",
+        "ScriptedStrategy",
+        "scripted.py",
+        "live",
+    )
+    assert version in browser.find_element("id", "team-summary").text
+    headers = browser.execute_script(
+        "return [...document.querySelectorAll('th')].map(h => h.textContent)"
+    )
+    assert "Uploaded (wall clock, UTC)" in headers
+    assert headers.count("Market time (UTC)") == 2

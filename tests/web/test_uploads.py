@@ -92,7 +92,9 @@ def test_a_good_file_becomes_a_version_with_its_report(api):
     assert body["report"]["smoke"]["output"]["action"] == "buy"
     client, keys, _ = api
     versions = client.get("/api/v1/team/beta/strategy", headers={"X-API-Key": keys["beta"]})
-    assert [v["version"] for v in versions.json()["versions"]] == [body["version"]]
+    listed = versions.json()["versions"]
+    assert [v["version"] for v in listed if v["source"] == "upload"] == [body["version"]]
+    assert listed[-1]["source"] == "registry"  # the one the engine starts with
     again = post(api, "strategy.py", GOOD.encode(), team="beta")  # checked and staged again
     assert again.status_code == 201, again.text
     assert (again.json()["version"], again.json()["again"]) == (body["version"], True)

@@ -159,7 +159,8 @@ const arena = (() => {
       const running = versions.versions.findIndex((v) => v.version === status.strategy_version);
       const state = status.health === "disabled" ? `disabled: ${faultText(status)}` : "live";
       fill(document.querySelector("#versions tbody"), versions.versions.map((v, i) => [
-        v.version, v.uploaded_at, v.entry_point, (v.files || []).join(", "),
+        v.version, v.source === "registry" ? "the registry's (at start)" : v.uploaded_at,
+        v.entry_point, (v.files || []).join(", "),
         i === running ? state : "",
       ]));
       const said = awaited && uploadState(awaited, status);

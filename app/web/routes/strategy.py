@@ -111,7 +111,10 @@ def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
 
     @router.get("")
     def versions(team_id: TeamId, service: Service):
-        """Every accepted version with its validation report, newest first."""
+        """Every version, newest first: each accepted upload with its validation report
+        (`source: upload`, `uploaded_at` on the wall clock, UTC), and last the registry's own
+        (`source: registry`), which the engine runs until an upload replaces it. The times
+        of trades and events are the market's minute, which in a replay is not today."""
         return {"versions": service.strategy_versions(team_id)[::-1]}
 
     return router
