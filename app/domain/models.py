@@ -81,12 +81,14 @@ class Intent:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A signal the host refused, with a reason the team can read."""
+    """A signal the host refused, with a reason the team can read; `schema` when it is not
+    a signal at all (a field unknown or missing, a wrong type or value), not a rule's."""
 
     team_id: str
     signal_index: int
     reason: str
     signal: object = None
+    schema: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ team's values through `app.domain.bounds`, so it stays within MAX_MESSAGE_CHARS.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class SignalError(ValueError):
     """A signal that breaks a rule; its message is shown to the team."""
 
 
+class SchemaError(SignalError):
+    """What is not a signal at all: a field unknown or missing, a wrong type or value (an
+    upload's smoke call is refused for it; a rule's refusal is only a warning there)."""
+
+
 @dataclass(slots=True)
 class _Budget:
     """What is left to spend and to sell while a team's signals are checked in order."""
@@ -95,7 +101,7 @@ def parse_signals(
             f"generate_signal returned {type(output).__name__}; "
             "expected a dict, a list of dicts, or None"
         )
-        return [], [Rejection(team_id, 0, reason)]
+        return [], [Rejection(team_id, 0, reason, schema=True)]
     intents: list[Intent] = []
     rejections: list[Rejection] = []
     limit = rules.max_signals_per_minute
@@ -145,26 +151,27 @@ def _parse_signal(
     rules: TradingRules,
 ) -> Intent:
     if not isinstance(signal, dict):
-        raise SignalError(f"a signal must be a dict, got {type(signal).__name__}")
+        raise SchemaError(f"a signal must be a dict, got {type(signal).__name__}")
     unknown = sorted((key for key in signal if key not in ALLOWED_FIELDS), key=_field_order)
     if unknown:
-        raise SignalError(f"unknown field(s) {name_some(unknown)}; allowed: {_allowed()}")
+        hint = _hint(unknown, signal) or ";"
+        raise SchemaError(f"unknown field(s) {name_some(unknown)}{hint} allowed: {_allowed()}")
     symbol = signal.get("symbol")
     if not isinstance(symbol, str) or not symbol:
-        raise SignalError("'symbol' is required and must be a non-empty string")
+        raise SchemaError("'symbol' is required and must be a non-empty string")
     if symbol not in reference_prices:
         raise SignalError(
             f"unknown symbol {quote(symbol, MAX_SYMBOL_CHARS)}: not in this competition's universe"
         )
     action = signal.get("action")
     if action not in ("buy", "sell"):
-        raise SignalError(f"'action' must be 'buy' or 'sell', got {quote(action)}")
+        raise SchemaError(f"'action' must be 'buy' or 'sell', got {quote(action)}")
     quantity = _positive_decimal(signal.get("quantity"), "quantity")
     _check_fraction(quantity, rules, symbol)
     order_type, limit_price = _order_type(signal)
     reason = signal.get("reason", "")
     if not isinstance(reason, str):
-        raise SignalError("'reason' must be a string")
+        raise SchemaError("'reason' must be a string")
     return Intent(
         team_id=team_id,
         symbol=symbol,
@@ -180,32 +187,32 @@ def _parse_signal(
 def _order_type(signal: dict) -> tuple[OrderType, Decimal | None]:
     raw_type = signal.get("order_type", "market")
     if raw_type not in ("market", "limit"):
-        raise SignalError(f"'order_type' must be 'market' or 'limit', got {quote(raw_type)}")
+        raise SchemaError(f"'order_type' must be 'market' or 'limit', got {quote(raw_type)}")
     order_type = OrderType(raw_type)
     raw_limit = signal.get("limit_price")
     if order_type is OrderType.LIMIT:
         if raw_limit is None:
-            raise SignalError("a limit order needs 'limit_price'")
+            raise SchemaError("a limit order needs 'limit_price'")
         return order_type, _positive_decimal(raw_limit, "limit_price")
     if raw_limit is not None:
-        raise SignalError("'limit_price' is only allowed with order_type 'limit'")
+        raise SchemaError("'limit_price' is only allowed with order_type 'limit'")
     return order_type, None
 
 
 def _positive_decimal(value: object, name: str) -> Decimal:
     # bool is an int subclass: True must not mean "1 share".
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise SignalError(f"'{name}' must be a number, got {type(value).__name__}")
+        raise SchemaError(f"'{name}' must be a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise SignalError(f"'{name}' must be a finite number, got {value}")  # nan, inf
+        raise SchemaError(f"'{name}' must be a finite number, got {value}")  # nan, inf
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError) as error:
-        raise SignalError(f"'{name}' is not a valid number: {quote(value)}") from error
+        raise SchemaError(f"'{name}' is not a valid number: {quote(value)}") from error
     if not number.is_finite():
-        raise SignalError(f"'{name}' must be a finite number, got {_number(value)}")
+        raise SchemaError(f"'{name}' must be a finite number, got {_number(value)}")
     if number <= 0:
-        raise SignalError(f"'{name}' must be greater than 0, got {_number(value)}")
+        raise SchemaError(f"'{name}' must be greater than 0, got {_number(value)}")
     return canonical(number)
 
 
@@ -272,6 +279,22 @@ def _check_and_spend(intent: Intent, budget: _Budget, price: Decimal, rules: Tra
     budget.sellable[intent.symbol] = held - intent.quantity
 
 
+def _hint(unknown: list[object], signal: dict) -> str:
+    """A guess for a misspelt field, " — did you mean 'quantity'?", among the fields the
+    signal lacks (for its first few unknown ones); "" when nothing is close."""
+    missing = sorted(ALLOWED_FIELDS - {k for k in signal if type(k) is str})
+    guesses = []
+    for key in unknown[:3]:
+        if type(key) is str and len(key) <= 32:
+            close = difflib.get_close_matches(key, missing, n=1, cutoff=0.5)
+            guesses += [f"{quote(close[0])} for {quote(key)}"] if close else []
+    if not guesses:
+        return ""
+    if len(unknown) == 1:
+        return f" — did you mean {guesses[0].split(' for ')[0]}?"
+    return f" — did you mean {', '.join(guesses)}?"
+
+
 def _allowed() -> str:
     return ", ".join(sorted(ALLOWED_FIELDS))
 
@@ -290,4 +313,5 @@ def _rejection(
     team_id: str, index: int, error: SignalError, signal: str | None = None
 ) -> Rejection:
     # Numbers and host text can still add up: the cap holds whatever a message quotes.
-    return Rejection(team_id, index, clip(str(error), MAX_MESSAGE_CHARS), signal)
+    reason = clip(str(error), MAX_MESSAGE_CHARS)
+    return Rejection(team_id, index, reason, signal, schema=isinstance(error, SchemaError))

@@ -6,12 +6,16 @@ version untouched."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from app.domain.models import Bar
+from app.domain.numbers import price_from_float
+from app.domain.portfolio import Portfolio
+from app.domain.validation import TeamExposure, TradingRules, apply_budget, parse_signals
 from app.engine.ports import TeamCall, TeamCode
 from app.market.lake import BarLake
 from app.market.store import BarStore
@@ -24,6 +28,7 @@ from sandbox.host.supervisor import SandboxRunner, SandboxSettings
 from sandbox.worker.compiler import check_strategy
 
 SMOKE_MINUTES = 120
+SMOKE_CASH = 100_000  # the smoke call's team: this cash, no positions
 WINDOW_MINUTES = 390
 
 
@@ -71,6 +76,9 @@ class UploadPipeline:
         smoke = self._smoke(team_id, TeamCode(sources, entry, dict(params), version))
         if smoke.get("error"):
             return UploadOutcome(False, version, [f"smoke test: {smoke['error']}"], smoke)
+        if smoke.get("refused"):  # not signals at all: they would be refused every minute
+            return UploadOutcome(False, version, [f"smoke test: {r}" for r in smoke["refused"]],
+                                 smoke)  # fmt: skip
         report = {"entry_point": entry, "files": sorted(sources) + sorted(unpacked.data),
                   "problems": [], "smoke": smoke}  # fmt: skip
         if again:
@@ -113,8 +121,8 @@ class UploadPipeline:
                 if not loaded.ok:
                     return {"error": f"{loaded.kind}: {loaded.error}"}
                 # The keys of a tick's header, the data ones included (decision 0028).
-                header = {"id": team_id, "name": team_id, "cash": 100_000.0, "positions": {},
-                          "params": code.params, "bars_missing": False,
+                header = {"id": team_id, "name": team_id, "cash": float(SMOKE_CASH),
+                          "positions": {}, "params": code.params, "bars_missing": False,
                           "missing_minutes": []}  # fmt: skip
                 result = runner.run_tick(tick, window, prices, [TeamCall(probe, header)])[probe]
             finally:
@@ -124,8 +132,10 @@ class UploadPipeline:
                 runner.code.pop(probe, None)
         if result.error:
             return {"error": f"{result.error_kind}: {result.error}", "printed": result.printed}
+        refused, warnings = check_signals(team_id, result.output, prices)
         return {"tick": tick.isoformat(), "output": _plain(result.output),
-                "printed": result.printed, "duration_ms": round(result.duration_ms, 3)}  # fmt: skip
+                "printed": result.printed, "duration_ms": round(result.duration_ms, 3),
+                "refused": refused, "warnings": warnings}  # fmt: skip
 
     def close(self) -> None:
         if self._runner is not None:
@@ -152,6 +162,22 @@ def recent_bars(lake: BarLake) -> tuple[datetime, dict, dict[str, float], BarSto
     for stamp in chosen:
         store.append_minute(minutes[stamp])
     return chosen[-1], store.window(WINDOW_MINUTES), store.last_closes(), store
+
+
+def check_signals(
+    team_id: str, output: object, prices: Mapping[str, float]
+) -> tuple[list[str], list[str]]:
+    """The smoke call's return value through the engine's own checks, as a team with the
+    smoke call's cash and no positions: (schema errors, which refuse the upload; the rules'
+    refusals, which are warnings: cash, holdings, a symbol outside these bars)."""
+    reference = {symbol: price_from_float(price) for symbol, price in prices.items()}
+    rules = TradingRules()
+    intents, rejections = parse_signals(team_id, output, reference, rules)
+    exposure = TeamExposure(Portfolio.with_cash(Decimal(SMOKE_CASH)))
+    _accepted, refusals = apply_budget(intents, exposure, reference, rules)
+    every = sorted(rejections + refusals, key=lambda r: r.signal_index)
+    said = [(r.schema, f"signal {r.signal_index}: {r.reason}") for r in every]
+    return [text for schema, text in said if schema], [text for schema, text in said if not schema]
 
 
 def _plain(output: Any) -> Any:

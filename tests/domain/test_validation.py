@@ -723,3 +723,20 @@ def test_numbers_in_refusals_are_spelled_once_and_a_committed_holding_is_not_hel
     refused = only_rejection(sell(1), book=book)
     assert "selling 1 AAPL but only 0 available" in refused.reason
     assert "resting and open orders" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("signal", "hint"),
+    [
+        ({"symbol": "AAPL", "action": "buy", "qty": 1}, " — did you mean 'quantity'? allowed:"),
+        ({"symbol": "AAPL", "side": "buy", "quantity": 1}, "; allowed:"),  # nothing close
+        ({"symbol": "AAPL", "action": "buy", "qty": 1, "limit": 2, "type": "limit"},
+         " — did you mean 'limit_price' for 'limit', 'quantity' for 'qty', 'order_type' for "
+         "'type'? allowed:"),
+    ],
+    ids=["one", "none-close", "several"],
+)  # fmt: skip
+def test_a_misspelt_field_gets_a_guess_and_is_a_schema_error(signal: dict, hint: str) -> None:
+    rejection = only_rejection(signal)
+    assert rejection.schema
+    assert hint in rejection.reason, rejection.reason
