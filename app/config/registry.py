@@ -54,10 +54,12 @@ class SandboxConfig(_Strict):
 
 
 class UploadsConfig(_Strict):
-    """What each team may keep in uploaded versions (decision 0021)."""
+    """What each team may keep in uploaded versions (decision 0021); `closed`: the organiser
+    closed uploads, each is refused (409) and nothing is stored (decision 0032)."""
 
     quota_mb: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     max_versions: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    closed: bool = False
 
 
 class CompetitionConfig(_Strict):

@@ -236,7 +236,7 @@ def test_the_upload_api_refuses_it_with_422_and_stores_nothing(api, source):
 def test_versions_beyond_the_count_quota_are_refused_and_nothing_is_written(small_quota):
     for n in (1, 2):  # the registry allows 2 versions
         answer = post(small_quota, "alpha", "strategy.py", variant(n))
-        assert answer.status_code == 201, answer.text
+        assert answer.status_code == 202, answer.text  # stored; no engine runs here (0032)
     before = files_under(small_quota[2])
     refused = post(small_quota, "alpha", "strategy.py", variant(3))
     assert refused.status_code == 409, refused.text
@@ -245,7 +245,9 @@ def test_versions_beyond_the_count_quota_are_refused_and_nothing_is_written(smal
     assert "a team may keep 2 versions in 1 MiB" in problem
     assert "ask the organiser to raise competition.uploads in the registry" in problem
     assert files_under(small_quota[2]) == before
-    assert post(small_quota, "alpha", "strategy.py", variant(1)).status_code == 409  # a duplicate
+    again = post(small_quota, "alpha", "strategy.py", variant(1))  # checked, staged again
+    assert (again.status_code, again.json()["again"]) == (202, True), again.text
+    assert sorted(set(files_under(small_quota[2])) - set(before)) == []  # a log line only
 
 
 def test_a_version_beyond_the_byte_quota_is_refused_and_nothing_is_written(small_quota):
@@ -257,7 +259,7 @@ def test_a_version_beyond_the_byte_quota_is_refused_and_nothing_is_written(small
                 archive.writestr(f"table{i}.txt", os.urandom(250_000))
         return buffer.getvalue()
 
-    assert post(small_quota, "beta", "mine.zip", package(1)).status_code == 201
+    assert post(small_quota, "beta", "mine.zip", package(1)).status_code == 202
     before = files_under(small_quota[2])
     refused = post(small_quota, "beta", "mine.zip", package(2))
     assert refused.status_code == 409, refused.text
@@ -441,9 +443,9 @@ def test_a_normal_upload_still_goes_through_the_door(door):
     alpha = {"X-API-Key": door.keys["alpha"]}
     answer = requests.post(url, headers=alpha, files={"file": ("strategy.py", variant(0))},
                            data={"entry_point": "Strategy"}, timeout=60)  # fmt: skip
-    assert answer.status_code == 201, answer.text
+    assert answer.status_code == 202, answer.text  # stored; no engine runs beside this door
     version = answer.json()["version"]
     assert answer.json()["report"]["smoke"]["output"]["action"] == "buy"
     listed = requests.get(url, headers=alpha, timeout=10).json()["versions"]
-    assert [v["version"] for v in listed] == [version]
+    assert [v["version"] for v in listed if v["source"] == "upload"] == [version]
     assert (door.data / "strategies" / "alpha" / version / "files" / "strategy.py").is_file()

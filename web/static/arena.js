@@ -225,6 +225,13 @@ const arena = (() => {
           (problems ? problems.join("; ") : JSON.stringify(reply.detail || reply));
         return;
       }
+      if (answer.status === 202) {  // stored, but no engine runs on the competition now
+        awaited = null;
+        result.textContent = `Version ${reply.version} stored, but the engine is not running ` +
+          "(the competition has finished or stopped): it goes live when the engine runs again.";
+        open(current.key, current.team);
+        return;
+      }
       awaited = { version: reply.version,
                   fault: JSON.stringify(shown ? shown.last_fault : null) };
       result.textContent = reply.again

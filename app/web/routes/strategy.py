@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 from slowapi import Limiter
 from starlette.concurrency import run_in_threadpool
 
+from app.runtime.presence import running_engine
 from app.uploads.unpack import MAX_UPLOAD_BYTES
 from app.web.bodies import FormError, FormPart, parse_form, read_capped
 from app.web.deps import Service, TeamId
+from app.web.service import ArenaService
 
 # The file plus what a form wraps it in: boundaries, part headers, the entry_point field.
 UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 TOO_BIG = f"the upload is over {MAX_UPLOAD_BYTES:,} bytes"
+CLOSED = "uploads are closed: the organiser closed them (competition.uploads.closed)"
+NOT_RUNNING = (
+    "not yet: the engine is not running on this competition (it has finished or stopped); "
+    "the version goes live when one runs it again"
+)
 UPLOAD_FORM = {  # what FastAPI wrote for the File/Form parameters this route read before
     "requestBody": {
         "required": True,
@@ -85,18 +94,35 @@ def _upload_form(fields: dict[str, FormPart]) -> UploadForm:
     return UploadForm(file.filename or "", bytes(file.data), entry_point or None)
 
 
+UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Stored; the running engine swaps it in at its next tick"},
+    202: {"description": "Stored, but no engine is running on the competition (decision 0032)"},
+    409: {"description": "Uploads are closed by the organiser, or the storage quota is full"},
+}
+
+
+def uploads_closed(service: ArenaService) -> bool:
+    """Whether the organiser closed uploads: the registry as it is now (no restart)."""
+    registry = service.registry()
+    return registry is not None and registry.competition.uploads.closed
+
+
 def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
     """The routes, with the upload limit of this app (tests use their own)."""
     router = APIRouter(prefix="/api/v1/team/{team_id}/strategy", tags=["strategy"])
 
-    @router.post("", status_code=201, openapi_extra=UPLOAD_FORM)
+    @router.post("", status_code=201, openapi_extra=UPLOAD_FORM, responses=UPLOAD_ANSWERS)
     @limiter.limit(f"{uploads_per_minute}/minute")
     async def upload(request: Request, team_id: TeamId, service: Service):
         """A new version: every problem is listed (422); only a version that passes the
         static checks and a smoke call in the sandbox is stored, and the engine swaps it in.
         Code the team uploaded before is checked again and swapped in again (`again`: it
         revives a disabled team). A team whose stored versions would pass its quota is
-        refused (409)."""
+        refused (409), and so is every upload once the organiser closed them. The answer says
+        whether an engine runs on the competition: 201 if one does, else 202 (the version is
+        stored, and goes live when one runs again; decision 0032)."""
+        if uploads_closed(service):
+            raise HTTPException(409, {"problems": [CLOSED]})
         form = await read_upload_form(request)
         pipeline = request.app.state.uploads
         params = service.team_params(team_id)
@@ -106,8 +132,10 @@ def strategy_router(limiter: Limiter, uploads_per_minute: int) -> APIRouter:
         if not outcome.accepted:
             status = 409 if outcome.over_quota else 422
             raise HTTPException(status, {"problems": outcome.problems, "version": outcome.version})
-        return {"version": outcome.version, "report": outcome.report,
-                "again": outcome.duplicate, "live": "from the engine's next tick"}  # fmt: skip
+        body = {"version": outcome.version, "report": outcome.report, "again": outcome.duplicate}
+        if running_engine(service.data_dir) is None:
+            return JSONResponse({**body, "engine": "not running", "live": NOT_RUNNING}, 202)
+        return {**body, "engine": "running", "live": "from the engine's next tick"}
 
     @router.get("")
     def versions(team_id: TeamId, service: Service):
