@@ -119,6 +119,12 @@ const arena = (() => {
       `The next upload is possible in ${wait} s, at ${at}.`;
   }
 
+  // What the smoke call's signals would meet in the engine: a rule's refusal (cash, holdings).
+  function smokeWarnings(reply) {
+    const warnings = (reply.report && reply.report.smoke && reply.report.smoke.warnings) || [];
+    return warnings.length ? ` Warnings from the smoke call: ${warnings.join("; ")}` : "";
+  }
+
   // Why a team is not trading: its newest fault (a version refused at the swap included).
   function faultText(status) {
     const fault = status.last_fault;
@@ -228,7 +234,8 @@ const arena = (() => {
       if (answer.status === 202) {  // stored, but no engine runs on the competition now
         awaited = null;
         result.textContent = `Version ${reply.version} stored, but the engine is not running ` +
-          "(the competition has finished or stopped): it goes live when the engine runs again.";
+          "(the competition has finished or stopped): it goes live when the engine runs again." +
+          smokeWarnings(reply);
         open(current.key, current.team);
         return;
       }
@@ -238,6 +245,7 @@ const arena = (() => {
         ? `Version ${reply.version} (code uploaded before) checked again; ` +
           "the engine swaps it in at its next tick."
         : `Version ${reply.version} accepted; live from the engine's next tick.`;
+      result.textContent += smokeWarnings(reply);
       open(current.key, current.team);
     });
     document.getElementById("team-picker").addEventListener("change", (event) => {
