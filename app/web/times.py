@@ -31,7 +31,7 @@ def parse_time(value: object, edge: Edge) -> datetime:
     """`value` read by the rule above, as an aware UTC datetime."""
     try:
         return _parse(value, edge)
-    except OverflowError:  # 0001-01-01T00:00+05:00, 9999-12-31 as an end
+    except OverflowError:  # 0001-01-01T00:00Z (in New York a day of year 0), 9999-12-31 as end
         raise ValueError(f"{str(value)[:40]!r} is out of range") from None
 
 
@@ -53,6 +53,7 @@ def _parse(value: object, edge: Edge) -> datetime:
             raise ValueError(f"{text[:40]!r} is not a date or a time: {RULE}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
+    moment.astimezone(NEW_YORK)  # its New York day must exist too (the lake's days are)
     return moment.astimezone(UTC)
 
 

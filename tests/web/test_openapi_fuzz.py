@@ -5,6 +5,7 @@ zone, without one, with a space, a date alone (app/web/times.py)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 
 import pytest
@@ -26,6 +27,21 @@ TIMES = {
     "date": st.one_of(st.dates(), st.dates(date(2026, 3, 11), date(2026, 3, 14))).map(str),
 }
 TIME_PARAMETERS = ("start", "end")
+FORMS = sorted(TIMES)
+
+
+def time_queries(case, data, sent: set[str]) -> list[dict]:
+    """The case's query as drawn and, where it has time parameters, one query per pair of
+    forms (start in each form, end in the same or the next): every form on every run."""
+    query = dict(case.query or {})
+    names = [n for n in TIME_PARAMETERS if n in query]
+    queries = [query]
+    for i, first in enumerate(FORMS if names else ()):
+        for second in (first, FORMS[(i + 1) % len(FORMS)]):
+            forms = dict(zip(names, (first, second), strict=False))  # start, end
+            queries.append({**query, **{n: data.draw(TIMES[f]) for n, f in forms.items()}})
+            sent.update(forms.values())
+    return queries
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +57,21 @@ def test_no_input_makes_the_api_fail(fuzzed_app, keys):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15  # every route of the API is in the schema
     failures: list[tuple] = []
-    forms: list[str] = []  # sent in turn, so that every form is sent whatever is drawn
+    sent: set[str] = set()  # the forms of a time that were sent
     for operation in operations:
 
         @given(case=operation.as_strategy(), data=st.data())
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def call(case, data):
-            for name in TIME_PARAMETERS:
-                if name in (case.query or {}):
-                    form = sorted(TIMES)[len(forms) % len(TIMES)]
-                    case.query[name] = data.draw(TIMES[form])
-                    forms.append(form)
+            queries = time_queries(case, data, sent)
             paths = [dict(case.path_parameters or {})]
             if "team_id" in paths[0]:  # random ids stop at the door: also try a real team
                 paths.append({**paths[0], "team_id": "alpha"})
             if "symbol" in paths[0]:
                 paths.append({**paths[0], "symbol": "AAA"})
-            for path in paths:
-                case.path_parameters = path
+            for query, path in itertools.product(queries, paths):
+                case.query, case.path_parameters = query or case.query, path
                 for who in (None, "alpha", ORGANISER):  # refused, a team, the organiser
                     headers = {"X-API-Key": keys[who]} if who else {}
                     response = case.call(headers=headers)
@@ -69,4 +81,4 @@ def test_no_input_makes_the_api_fail(fuzzed_app, keys):
 
         call()
     assert failures == []
-    assert set(forms) == set(TIMES)  # every form of a time was sent
+    assert sent == set(TIMES)  # every form of a time was sent
