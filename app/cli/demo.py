@@ -72,6 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             problems = watch.play(ReplayClock(minutes, args.speed).ticks())
     finally:
         stop(server)
+    console.print()  # the live view leaves the cursor at the end of its last line
     console.print(f"Next: arena print-global --data-dir {args.data_dir}")
     return 1 if problems else 0
 
