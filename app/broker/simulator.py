@@ -217,6 +217,10 @@ class SimulatedBroker:
                 )
             )
 
+    def hold_positions(self, positions: Mapping[str, Decimal]) -> None:
+        """Start from what an earlier run's account held (a continued replay)."""
+        self._positions = {s: q for s, q in positions.items() if q != 0}
+
     def apply_corporate_action(self, action: CorporateAction, price: Decimal) -> HoldingChange:
         """What a broker does on the ex-date: the dividend paid (a short pays it), or the
         position split with cash in lieu of the fraction below the share unit."""

@@ -27,7 +27,6 @@ from app.engine.lines import (
     ACCOUNT_LABEL,
     AccountNote,
     ActionJournalLine,
-    ActionPart,
     CorporateActionLine,
     EventKind,
     SignalRefused,
@@ -141,7 +140,7 @@ class CorporateBooks:
         price = price_in_lieu(action, self._last_price(symbol, prices, moment))
         change = account_change(action, held, price, self.share_unit)
         parts = team_changes(action, change, holdings, price, self.share_unit)
-        journal = journal_line(moment, action, price, {**parts, ACCOUNT_LABEL: change})
+        journal = ActionJournalLine.before(moment, action, price, {**parts, ACCOUNT_LABEL: change})
         self.ledger.write(journal, sync=True)
         for team_id, part in parts.items():
             book_action(self.books[team_id].portfolio, team_id, self.ledger, journal, part)
@@ -167,31 +166,6 @@ class CorporateBooks:
         message = f"{symbol}: no last price known; the average cost {cost} stands in for it"
         self.ledger.write(AccountNote(timestamp=moment, kind="corporate_action", message=message))
         return cost
-
-
-def journal_line(
-    moment: datetime,
-    action: CorporateAction,
-    price: Decimal,
-    changes: Mapping[str, HoldingChange],
-) -> ActionJournalLine:
-    """The write-ahead record of an action: each owner's change (`account` included)."""
-    parts = [
-        ActionPart(owner=owner, quantity_before=c.quantity_before,
-                   quantity_after=c.quantity_after, cash=c.cash)
-        for owner, c in changes.items()
-    ]  # fmt: skip
-    return ActionJournalLine(
-        timestamp=moment,
-        action_id=action.action_id,
-        kind=action.kind,
-        symbol=action.symbol,
-        ex_date=action.ex_date,
-        amount=action.amount,
-        old_rate=action.old_rate,
-        price_in_lieu=price if action.kind is ActionKind.SPLIT else None,
-        parts=parts,
-    )
 
 
 def book_action(

@@ -13,21 +13,17 @@ carried: the strategies' own state, fault counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from app.broker.simulator import SimulatedBroker
-from app.config.registry import Registry
 from app.domain.models import Bar
 from app.engine.recovery import RecoveryReport, rebuild_books
-from app.ledger.fold import read_portfolio
-from app.ledger.paths import ACCOUNT, owner_dir
 from app.market.lake import BarLake
 from app.market.replay import ReplayData
 from app.runtime.competition import (
@@ -37,26 +33,13 @@ from app.runtime.competition import (
     simulated_broker,
 )
 from app.runtime.replay_record import ReplayRecord, read_record, record_path, write_record
-from app.runtime.resume import HOLD_FILE, held_problems
-from app.runtime.resume import _read_trades as read_book_lines  # the lines --resume reads
+from app.runtime.resume import HOLD_FILE, held_problems, read_book_lines, restore_trackers
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 class ContinuationError(ValueError):
     """The earlier replay cannot be continued as asked."""
-
-
-class ContinuedBroker(SimulatedBroker):
-    """The simulated broker of a continuation: it starts holding what the account held."""
-
-    @classmethod
-    def like(cls, registry: Registry) -> ContinuedBroker:
-        model = simulated_broker(registry)
-        return cls(model.fill_model, model.allow_short, model.allow_fractional)
-
-    def hold(self, positions: Mapping[str, Decimal]) -> None:
-        self._positions = {s: q for s, q in positions.items() if q != 0}
 
 
 def earlier_replay(data_dir: Path, now: ReplayRecord) -> ReplayRecord:
@@ -162,7 +145,7 @@ def open_replay(
     """The replay's competition opened; a continuation of `earlier` gets that part's state
     back (`continue_books`, `first` being this part's first minute); then the run's record
     is written, unfinished until `finish_replay`."""
-    broker = None if earlier is None else ContinuedBroker.like(plan.registry)
+    broker = None if earlier is None else simulated_broker(plan.registry)
     competition = Competition.open(plan if broker is None else replace(plan, broker=broker))
     try:
         if earlier is not None and broker is not None and earlier.last_minute is not None:
@@ -181,7 +164,7 @@ def finish_replay(competition: Competition, record: ReplayRecord, problems: list
 
 
 def continue_books(
-    competition: Competition, broker: ContinuedBroker, earlier: datetime, first: datetime
+    competition: Competition, broker: SimulatedBroker, earlier: datetime, first: datetime
 ) -> int:
     """The earlier part's books, curves, broker positions and bar history put back before
     the first tick (module docstring), and the corporate actions that came due between
@@ -195,11 +178,8 @@ def continue_books(
     if report.problems:
         raise ContinuationError(f"the earlier part's books: {'; '.join(report.problems)}")
     engine.corporate.mark_booked(booked.actions)
-    owners = [(owner_dir(data_dir, t), b.tracker) for t, b in engine.books.items()]
-    for folder, tracker in [*owners, (owner_dir(data_dir, ACCOUNT), engine.account.tracker)]:
-        for equity in read_portfolio(folder).get("equity", []):
-            tracker.record_minute(Decimal(equity))
-    broker.hold(engine.account.positions())
+    restore_trackers(competition)  # not the engine's last minute: it would settle it again
+    broker.hold_positions(engine.account.positions())
     warmed = competition.warm(lake_minutes(BarLake(data_dir)))
     day = first.astimezone(NEW_YORK).date()
     engine.corporate.open_session(earlier.astimezone(NEW_YORK).date(), day, first, engine.prices)

@@ -90,7 +90,7 @@ def resume(
     if not dry_run:
         report.redone.extend(f"repaired {line}" for line in repair_all(data_dir))
     engine = competition.engine
-    team_trades, account_trades = _read_trades(data_dir)
+    team_trades, account_trades = read_book_lines(data_dir)
     journal = read_journal(journal_path(data_dir))
     booked = rebuild_books(engine.books, engine.account, team_trades, account_trades, report)
     ledger: Any = DiscardingLedger() if dry_run else competition.ledger
@@ -180,7 +180,7 @@ def _corporate_pending(
     return match.pending
 
 
-def _read_trades(data_dir: Path) -> tuple[TeamBookLines, AccountBookLines]:
+def read_book_lines(data_dir: Path) -> tuple[TeamBookLines, AccountBookLines]:
     """Every team's trade and corporate-action lines and the account's, in file order."""
     team_trades: TeamBookLines = {
         team: [t for t in read_trades(path) if isinstance(t, TradeLine | CorporateActionLine)]
@@ -200,10 +200,16 @@ def restore_curves(competition: Competition) -> None:
     and the engine its last minute and day: metrics go on where they stopped, a minute is
     never processed twice, and a new day still ends the old one (fold, expiries)."""
     engine = competition.engine
+    last = restore_trackers(competition)
+    if last is not None:
+        engine.resume_at(last - ONE_MINUTE)  # snapshots are stamped when the minute closed
+    engine.remember_prices(last_marks(folder for folder, _tracker in _owners(competition)))
+
+
+def restore_trackers(competition: Competition) -> datetime | None:
+    """Every owner's equity curve read back into its tracker; the last snapshot's stamp."""
     last: datetime | None = None
-    owners = [(owner_dir(competition.data_dir, t), b.tracker) for t, b in engine.books.items()]
-    owners.append((owner_dir(competition.data_dir, ACCOUNT), engine.account.tracker))
-    for folder, tracker in owners:
+    for folder, tracker in _owners(competition):
         history = read_portfolio(folder)
         if history.empty:
             continue
@@ -211,9 +217,15 @@ def restore_curves(competition: Competition) -> None:
             tracker.record_minute(Decimal(equity))
         stamp = history["timestamp"].iloc[-1].to_pydatetime()
         last = stamp if last is None else max(last, stamp)
-    if last is not None:
-        engine.resume_at(last - ONE_MINUTE)  # snapshots are stamped when the minute closed
-    engine.remember_prices(last_marks(folder for folder, _tracker in owners))
+    return last
+
+
+def _owners(competition: Competition) -> list[tuple[Path, Any]]:
+    """(ledger folder, performance tracker) of every team and of the account."""
+    engine, data_dir = competition.engine, competition.data_dir
+    owners = [(owner_dir(data_dir, t), b.tracker) for t, b in engine.books.items()]
+    owners.append((owner_dir(data_dir, ACCOUNT), engine.account.tracker))
+    return owners
 
 
 def last_marks(folders: Iterable[Path]) -> dict[str, Decimal]:

@@ -3,8 +3,10 @@ Selenium), optionally with the network off but for this machine, recording every
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,20 @@ def wait_for(driver, script: str, seconds: float = 15.0):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, seconds).until(lambda d: d.execute_script(script))
+
+
+@contextlib.contextmanager
+def served_site(registry: Path, data: Path) -> Iterator[str]:
+    """`arena serve` over a data directory in its own process, answering; its base URL."""
+    from app.cli.web import serve_beside
+    from tests.runtime.live_processes import free_port, wait_until_answering
+
+    port = free_port()
+    server = serve_beside(data, registry, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url + "/api/v1/leaderboard")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

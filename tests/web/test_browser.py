@@ -9,7 +9,7 @@ import pytest
 
 from app.cli.web import serve_beside
 from tests.runtime.live_processes import free_port, wait_until_answering
-from tests.web.browsers import chromium, needs_chromium, wait_for
+from tests.web.browsers import chromium, needs_chromium, served_site, wait_for
 
 pytestmark = needs_chromium
 
@@ -17,13 +17,8 @@ pytestmark = needs_chromium
 @pytest.fixture(scope="module")
 def site(arena_dir, keys) -> Iterator[str]:
     registry, data = arena_dir
-    port = free_port()
-    server = serve_beside(data, registry, port)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(url + "/api/v1/leaderboard")
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with served_site(registry, data) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

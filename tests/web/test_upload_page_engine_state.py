@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.web import serve_beside
-from tests.runtime.live_processes import free_port, wait_until_answering
-from tests.web.browsers import chromium, needs_chromium, wait_for
+from tests.web.browsers import chromium, needs_chromium, served_site, wait_for
 
 pytestmark = needs_chromium
 GOOD = """
@@ -31,13 +29,8 @@ def finished_site(arena_dir, keys) -> Iterator[str]:
     """The pages over a competition that ran and finished: no engine runs on it (the keys
     are issued first: the server would issue, and keep to itself, the missing ones)."""
     registry, data = arena_dir
-    port = free_port()
-    server = serve_beside(data, registry, port)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(url + "/api/v1/leaderboard")
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with served_site(registry, data) as url:
+        yield url
 
 
 def upload_through_the_page(site: str, key: str, source: Path) -> str:

@@ -127,6 +127,30 @@ class AccountTradeLine(Line):
         return fill_of(self, self.client_order_id)
 
 
+def action_fields(action: CorporateAction) -> dict[str, Any]:
+    """An action's fields, for a line that carries them under the same names."""
+    return {
+        "action_id": action.action_id,
+        "kind": action.kind,
+        "symbol": action.symbol,
+        "ex_date": action.ex_date,
+        "amount": action.amount,
+        "old_rate": action.old_rate,
+    }
+
+
+def action_of(line: Any) -> CorporateAction:
+    """The action a line (an owner's, or the journal's record of it) holds."""
+    return CorporateAction(
+        line.symbol, line.kind, line.ex_date, line.amount, old_rate=line.old_rate
+    )
+
+
+def change_of(line: Any) -> HoldingChange:
+    """The holding change a line (an owner's, or a journaled part) holds."""
+    return HoldingChange(line.quantity_before, line.quantity_after, line.cash)
+
+
 @line_dataclass
 class CorporateActionLine(Line):
     """A dividend or split on one holding of an owner (a team, or the account), in the
@@ -166,12 +190,7 @@ class CorporateActionLine(Line):
         return cls(
             timestamp=moment,
             owner=ACCOUNT_LABEL if owner is None else owner,
-            action_id=action.action_id,
-            kind=action.kind,
-            symbol=action.symbol,
-            ex_date=action.ex_date,
-            amount=action.amount,
-            old_rate=action.old_rate,
+            **action_fields(action),
             quantity_before=change.quantity_before,
             quantity_after=change.quantity_after,
             cash=change.cash,
@@ -181,12 +200,10 @@ class CorporateActionLine(Line):
         )
 
     def action(self) -> CorporateAction:
-        return CorporateAction(
-            self.symbol, self.kind, self.ex_date, self.amount, old_rate=self.old_rate
-        )
+        return action_of(self)
 
     def change(self) -> HoldingChange:
-        return HoldingChange(self.quantity_before, self.quantity_after, self.cash)
+        return change_of(self)
 
 
 # -- snapshots and metrics -------------------------------------------------------------------

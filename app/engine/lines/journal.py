@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 
 from app.domain.corporate import ActionKind, CorporateAction, HoldingChange
 from app.domain.models import Allocation, Fill, Leg, Order, OrderType, Side
-from app.engine.lines.books import allocation_fields, allocation_of, fill_fields, fill_of
+from app.engine.lines.books import (
+    action_fields,
+    action_of,
+    allocation_fields,
+    allocation_of,
+    change_of,
+    fill_fields,
+    fill_of,
+)
 from app.engine.lines.codec import (
     OMIT_NONE,
     ZERO,
@@ -176,7 +184,7 @@ class ActionPart(Part):
     cash: Decimal
 
     def change(self) -> HoldingChange:
-        return HoldingChange(self.quantity_before, self.quantity_after, self.cash)
+        return change_of(self)
 
 
 @line_dataclass
@@ -196,10 +204,30 @@ class ActionJournalLine(Line):
     price_in_lieu: Decimal | None = dataclasses.field(default=None, metadata=OMIT_NONE)
     parts: list[ActionPart] = dataclasses.field(default_factory=list)
 
-    def action(self) -> CorporateAction:
-        return CorporateAction(
-            self.symbol, self.kind, self.ex_date, self.amount, old_rate=self.old_rate
+    @classmethod
+    def before(
+        cls,
+        moment: datetime,
+        action: CorporateAction,
+        price: Decimal,
+        changes: Mapping[str, HoldingChange],
+    ) -> ActionJournalLine:
+        """Each owner's change (`account` included), before any is booked."""
+        parts = [
+            ActionPart(owner=owner, quantity_before=c.quantity_before,
+                       quantity_after=c.quantity_after, cash=c.cash)
+            for owner, c in changes.items()
+        ]  # fmt: skip
+        split = action.kind is ActionKind.SPLIT
+        return cls(
+            timestamp=moment,
+            **action_fields(action),
+            price_in_lieu=price if split else None,
+            parts=parts,
         )
+
+    def action(self) -> CorporateAction:
+        return action_of(self)
 
 
 JournalLine = SubmitLine | OutcomeLine | AllocationsLine | ActionJournalLine
